@@ -1,0 +1,65 @@
+/* The service configuration: <dir>/voc.yaml, plus environment overrides.
+ *
+ *   VOC_KAFKA_BROKERS  overrides kafka: bootstrap.servers
+ *   VOC_PG_DSN         overrides postgres: dsn (libpq's PG* variables apply too)
+ *
+ * Secrets never live in the file: a dsn with a password is refused (use
+ * PGPASSWORD or ~/.pgpass). */
+#ifndef VOC_CONFIG_H
+#define VOC_CONFIG_H
+
+#include <stddef.h>
+
+#include "voc/diag.h"
+#include "voc/log.h"
+
+/* A librdkafka property, passed through as written. */
+struct voc_kv {
+    char *key;
+    char *value;
+};
+
+struct voc_kv_list {
+    struct voc_kv *items;
+    size_t count;
+};
+
+struct voc_topics {
+    char *complaint, *rating, *tech_issue, *telemetry, *classified, *deadletter;
+};
+
+struct voc_config {
+    char *dir; /* the configuration directory it was loaded from */
+    struct voc_kv_list kafka;          /* every client (incl. bootstrap.servers) */
+    struct voc_kv_list kafka_consumer; /* consumers only */
+    struct voc_kv_list kafka_producer; /* producers only */
+    struct voc_topics topics;
+    struct {
+        char *group_id;
+        long long batch_size;      /* events per database transaction */
+        long long flush_ms;        /* flush a partial batch after this long */
+        long long max_event_bytes; /* bigger messages are dead-lettered */
+    } ingest;
+    struct {
+        char *dsn; /* libpq conninfo; "" = PG* environment */
+    } postgres;
+    struct {
+        long long brokers;
+        long long partitions;
+    } bus;
+    enum voc_log_level log_level;
+    char *taxonomy_path; /* <dir>/taxonomy.yaml */
+};
+
+/* The default --config directory: the source tree's deploy/config when it
+ * exists (a developer's build), else /etc/vocloop. */
+const char *voc_config_default_dir(void);
+
+/* Loads <dir>/voc.yaml. Every problem goes to diag; returns -1 if any. */
+int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *diag);
+void voc_config_free(struct voc_config *cfg);
+
+/* Returns the value of a kafka property (from the common map), or NULL. */
+const char *voc_config_kafka_get(const struct voc_config *cfg, const char *key);
+
+#endif

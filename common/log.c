@@ -35,8 +35,8 @@ void voc_log(enum voc_log_level level, const char *event, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line,
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s svc=%s event=%s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], log_service, event);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], log_service, event);
     if (n < 0)
         return;
     if ((size_t)n < sizeof line) {
@@ -57,8 +57,9 @@ void voc_log(enum voc_log_level level, const char *event, const char *fmt, ...)
 
 const char *voc_log_q(const char *s)
 {
-    static char bufs[4][256];
-    static unsigned next;
+    /* Per thread: librdkafka calls our log callback from its own threads. */
+    static _Thread_local char bufs[4][256];
+    static _Thread_local unsigned next;
     char *out = bufs[next++ % 4];
     size_t o = 0;
     out[o++] = '"';

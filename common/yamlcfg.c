@@ -21,8 +21,8 @@ static int check_duplicate_keys(struct voc_yaml *y, struct voc_diag *diag)
                 int line_j;
                 const char *kj = voc_yaml_map_key(y, n, j, &line_j);
                 if (kj && strcmp(ki, kj) == 0) {
-                    voc_diag_add(diag, y->path, line_j, "duplicate key '%s' (first at line %d)",
-                                 kj, line_i);
+                    voc_diag_add(diag, y->path, line_j, "duplicate key '%s' (first at line %d)", kj,
+                                 line_i);
                     bad = 1;
                 }
             }
@@ -51,8 +51,8 @@ int voc_yaml_load(struct voc_yaml *y, const char *path, struct voc_diag *diag)
     yaml_parser_set_input_file(&parser, f);
     if (!yaml_parser_load(&parser, &y->doc)) {
         voc_diag_add(diag, path, (int)parser.problem_mark.line + 1, "YAML syntax: %s%s%s",
-                     parser.problem ? parser.problem : "parse error",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
+                     parser.problem ? parser.problem : "parse error", parser.context ? " " : "",
+                     parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         goto done;
     }
@@ -153,8 +153,7 @@ int voc_yaml_expect_map(struct voc_yaml *y, yaml_node_t *n, const char *what,
     return rc;
 }
 
-int voc_yaml_expect_seq(struct voc_yaml *y, yaml_node_t *n, const char *what,
-                        struct voc_diag *diag)
+int voc_yaml_expect_seq(struct voc_yaml *y, yaml_node_t *n, const char *what, struct voc_diag *diag)
 {
     if (!n || n->type != YAML_SEQUENCE_NODE) {
         voc_diag_add(diag, y->path, voc_yaml_line(n), "%s must be a list", what);
@@ -216,8 +215,8 @@ int voc_yaml_read_int(struct voc_yaml *y, yaml_node_t *map, const char *key, boo
         return -1;
     }
     if (v < min || v > max) {
-        voc_diag_add(diag, y->path, line, "'%s' must be between %lld and %lld, not %lld", key,
-                     min, max, v);
+        voc_diag_add(diag, y->path, line, "'%s' must be between %lld and %lld, not %lld", key, min,
+                     max, v);
         return -1;
     }
     *out = v;
@@ -240,8 +239,8 @@ int voc_yaml_read_double(struct voc_yaml *y, yaml_node_t *map, const char *key, 
         return -1;
     }
     if (v < min || v > max) {
-        voc_diag_add(diag, y->path, line, "'%s' must be between %g and %g, not %g", key, min,
-                     max, v);
+        voc_diag_add(diag, y->path, line, "'%s' must be between %g and %g, not %g", key, min, max,
+                     v);
         return -1;
     }
     *out = v;
@@ -258,8 +257,7 @@ int voc_yaml_read_bool(struct voc_yaml *y, yaml_node_t *map, const char *key, bo
         return found;
     if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "on") == 0) {
         *out = true;
-    } else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
-               strcmp(text, "off") == 0) {
+    } else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "off") == 0) {
         *out = false;
     } else {
         voc_diag_add(diag, y->path, line, "'%s' must be true or false, not '%s'", key, text);

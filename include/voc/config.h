@@ -29,7 +29,7 @@ struct voc_topics {
 };
 
 struct voc_config {
-    char *dir; /* the configuration directory it was loaded from */
+    char *dir;                         /* the configuration directory it was loaded from */
     struct voc_kv_list kafka;          /* every client (incl. bootstrap.servers) */
     struct voc_kv_list kafka_consumer; /* consumers only */
     struct voc_kv_list kafka_producer; /* producers only */

@@ -25,8 +25,7 @@ enum voc_db_fault voc_db_fault_of(PGconn *conn, const PGresult *res);
 
 /* Runs a parameterless statement (BEGIN, COMMIT, SET ...). Returns 0, or -1
  * with err filled and *fault set (fault may be NULL). */
-int voc_db_exec(PGconn *conn, const char *sql, enum voc_db_fault *fault, char *err,
-                size_t errlen);
+int voc_db_exec(PGconn *conn, const char *sql, enum voc_db_fault *fault, char *err, size_t errlen);
 
 /* Applies the ordered migrations in sql_dir (files NNN_name.sql) that the
  * database has not recorded in voc.schema_migrations, each in its own

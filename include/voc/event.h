@@ -45,12 +45,21 @@ struct voc_event {
 };
 
 /* Parses and validates len bytes. Returns 0 and fills ev, or -1 with a reason
- * ("not valid JSON at byte 17: ...", "not UTF-8", "event is 70000 bytes, the
- * limit is 65536", "/customer/tier: 'gold' is not one of ...") and ev->root NULL.
- * max_bytes = 0 means no size limit. */
+ * ("not valid JSON at line 1 column 17: ...", "not valid UTF-8 at line 1
+ * column 6 (byte 6)", "event is 70000 bytes, the limit is 65536",
+ * "/customer/tier: 'gold' is not one of standard, vip, svip") and ev->root NULL.
+ * max_bytes = 0 means no size limit. For telemetry, customer_id, classroom_id,
+ * lesson_id and teacher_id come from the event's flat fields. */
 int voc_event_parse(struct voc_event *ev, const void *buf, size_t len, size_t max_bytes,
                     const struct voc_schemas *schemas, char *reason, size_t reasonlen);
 void voc_event_clear(struct voc_event *ev);
+
+/* The first steps of voc_event_parse() alone: the size limit, then JSON (any
+ * value; duplicate keys refused), with the same reasons. For tools that check
+ * records that are not events (dead letters). Returns an owned value, or NULL
+ * with a reason. */
+json_t *voc_event_decode(const void *buf, size_t len, size_t max_bytes, char *reason,
+                         size_t reasonlen);
 
 /* "complaint" -> VOC_EV_COMPLAINT; returns -1 for unknown names. */
 int voc_event_type_parse(const char *name);

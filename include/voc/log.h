@@ -19,7 +19,8 @@ void voc_log(enum voc_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Returns s quoted for a log value ("..." with \" \\ \n escaped, cut at 200 bytes)
- * in one of a few rotating static buffers: valid until the fourth next call. */
+ * in one of a few rotating per-thread buffers: valid until the fourth next call
+ * on the same thread. */
 const char *voc_log_q(const char *s);
 
 #define voc_debug(ev, ...) voc_log(VOC_LOG_DEBUG, ev, __VA_ARGS__)

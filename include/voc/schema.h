@@ -26,6 +26,10 @@ struct voc_schemas; /* opaque: compiled schemas */
 
 /* Compiles every embedded schema. Returns NULL and fills err on failure. */
 struct voc_schemas *voc_schemas_load(char *err, size_t errlen);
+/* The same for a given table (terminated by {NULL, NULL}), e.g. a test's own
+ * schemas. The table's strings need not outlive the call. */
+struct voc_schemas *voc_schemas_load_from(const struct voc_embedded_schema *list, char *err,
+                                          size_t errlen);
 void voc_schemas_free(struct voc_schemas *s);
 
 /* Validates doc against the schema in file `name` (e.g. "rating.schema.json").

@@ -35,7 +35,7 @@ struct voc_classification {
 
 /* norm_text is the event text after voc_textnorm_apply() (or NULL/"" when the
  * event has no text). */
-void voc_classify(const struct voc_taxonomy *t, const struct voc_event *ev,
-                  const char *norm_text, struct voc_classification *out);
+void voc_classify(const struct voc_taxonomy *t, const struct voc_event *ev, const char *norm_text,
+                  struct voc_classification *out);
 
 #endif

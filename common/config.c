@@ -1,0 +1,266 @@
+/* Loading voc.yaml into struct voc_config, with environment overrides. */
+#include "voc/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "voc/yamlcfg.h"
+
+const char *voc_config_default_dir(void)
+{
+    struct stat st;
+    if (stat(VOC_SOURCE_CONFIG_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+        return VOC_SOURCE_CONFIG_DIR;
+    return "/etc/vocloop";
+}
+
+static void kv_list_free(struct voc_kv_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].key);
+        free(l->items[i].value);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static int kv_list_set(struct voc_kv_list *l, const char *key, const char *value)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i].key, key) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return -1;
+            free(l->items[i].value);
+            l->items[i].value = v;
+            return 0;
+        }
+    }
+    struct voc_kv *items = realloc(l->items, (l->count + 1) * sizeof *items);
+    if (!items)
+        return -1;
+    l->items = items;
+    items[l->count].key = strdup(key);
+    items[l->count].value = strdup(value);
+    if (!items[l->count].key || !items[l->count].value) {
+        free(items[l->count].key);
+        free(items[l->count].value);
+        return -1;
+    }
+    l->count++;
+    return 0;
+}
+
+/* A `kafka*:` section: a flat map of librdkafka properties, passed through. */
+static int read_kafka_map(struct voc_yaml *y, yaml_node_t *root, const char *section,
+                          struct voc_kv_list *out, struct voc_diag *diag)
+{
+    yaml_node_t *map = voc_yaml_get(y, root, section);
+    if (!map)
+        return 0;
+    if (voc_yaml_expect_map(y, map, section, NULL, diag) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < voc_yaml_map_len(map); i++) {
+        int line;
+        const char *key = voc_yaml_map_key(y, map, i, &line);
+        const char *value = voc_yaml_str(voc_yaml_map_value(y, map, i));
+        if (!key || !value) {
+            voc_diag_add(diag, y->path, line, "%s: each entry must be 'property: value'", section);
+            rc = -1;
+        } else if (strstr(key, "password") || strstr(key, "secret")) {
+            voc_diag_add(diag, y->path, line,
+                         "%s: '%s' is a secret and does not belong in a config file", section, key);
+            rc = -1;
+        } else if (kv_list_set(out, key, value) < 0) {
+            return -1;
+        }
+    }
+    return rc;
+}
+
+static int read_topics(struct voc_yaml *y, yaml_node_t *root, struct voc_config *cfg,
+                       struct voc_diag *diag)
+{
+    static const char *const keys[] = {"complaint",  "rating",     "tech_issue", "telemetry",
+                                       "classified", "deadletter", NULL};
+    char **slots[] = {&cfg->topics.complaint, &cfg->topics.rating,     &cfg->topics.tech_issue,
+                      &cfg->topics.telemetry, &cfg->topics.classified, &cfg->topics.deadletter};
+    yaml_node_t *map = voc_yaml_get(y, root, "topics");
+    if (!map)
+        return 0;
+    int rc = voc_yaml_expect_map(y, map, "topics", keys, diag);
+    for (size_t i = 0; keys[i]; i++)
+        if (voc_yaml_read_str(y, map, keys[i], false, slots[i], diag) < 0)
+            rc = -1;
+    return rc;
+}
+
+static int read_sections(struct voc_yaml *y, yaml_node_t *root, struct voc_config *cfg,
+                         struct voc_diag *diag)
+{
+    static const char *const ingest_keys[] = {"group_id", "batch_size", "flush_ms",
+                                              "max_event_bytes", NULL};
+    static const char *const pg_keys[] = {"dsn", NULL};
+    static const char *const bus_keys[] = {"brokers", "partitions", NULL};
+    static const char *const log_keys[] = {"level", NULL};
+    int rc = 0;
+    yaml_node_t *n;
+    if ((n = voc_yaml_get(y, root, "ingest"))) {
+        rc |= voc_yaml_expect_map(y, n, "ingest", ingest_keys, diag);
+        rc |= voc_yaml_read_str(y, n, "group_id", false, &cfg->ingest.group_id, diag);
+        rc |=
+            voc_yaml_read_int(y, n, "batch_size", false, 1, 100000, &cfg->ingest.batch_size, diag);
+        rc |= voc_yaml_read_int(y, n, "flush_ms", false, 1, 60000, &cfg->ingest.flush_ms, diag);
+        rc |= voc_yaml_read_int(y, n, "max_event_bytes", false, 256, 16 << 20,
+                                &cfg->ingest.max_event_bytes, diag);
+    }
+    if ((n = voc_yaml_get(y, root, "postgres"))) {
+        rc |= voc_yaml_expect_map(y, n, "postgres", pg_keys, diag);
+        rc |= voc_yaml_read_str(y, n, "dsn", false, &cfg->postgres.dsn, diag);
+    }
+    if ((n = voc_yaml_get(y, root, "bus"))) {
+        rc |= voc_yaml_expect_map(y, n, "bus", bus_keys, diag);
+        rc |= voc_yaml_read_int(y, n, "brokers", false, 1, 9, &cfg->bus.brokers, diag);
+        rc |= voc_yaml_read_int(y, n, "partitions", false, 1, 1000, &cfg->bus.partitions, diag);
+    }
+    if ((n = voc_yaml_get(y, root, "log"))) {
+        char *level = NULL;
+        rc |= voc_yaml_expect_map(y, n, "log", log_keys, diag);
+        if (voc_yaml_read_str(y, n, "level", false, &level, diag) < 0) {
+            rc = -1;
+        } else if (level) {
+            int l = voc_log_level_parse(level);
+            if (l < 0) {
+                voc_diag_add(diag, y->path, voc_yaml_line(voc_yaml_get(y, n, "level")),
+                             "log level must be debug, info, warn or error, not '%s'", level);
+                rc = -1;
+            } else {
+                cfg->log_level = (enum voc_log_level)l;
+            }
+        }
+        free(level);
+    }
+    return rc ? -1 : 0;
+}
+
+/* A dsn may name the user, host and database, never the password. */
+static int dsn_has_password(const char *dsn)
+{
+    if (strstr(dsn, "password"))
+        return 1;
+    const char *scheme = strstr(dsn, "://");
+    if (!scheme)
+        return 0;
+    const char *at = strchr(scheme + 3, '@');
+    const char *colon = strchr(scheme + 3, ':');
+    return at && colon && colon < at;
+}
+
+static int set_defaults(struct voc_config *cfg, const char *dir)
+{
+    cfg->dir = strdup(dir);
+    cfg->topics.complaint = strdup("voc.complaint");
+    cfg->topics.rating = strdup("voc.rating");
+    cfg->topics.tech_issue = strdup("voc.tech_issue");
+    cfg->topics.telemetry = strdup("voc.telemetry");
+    cfg->topics.classified = strdup("voc.classified");
+    cfg->topics.deadletter = strdup("voc.deadletter");
+    cfg->ingest.group_id = strdup("voc-ingest");
+    cfg->ingest.batch_size = 500;
+    cfg->ingest.flush_ms = 5;
+    cfg->ingest.max_event_bytes = 65536;
+    cfg->postgres.dsn = strdup("");
+    cfg->bus.brokers = 3;
+    cfg->bus.partitions = 12;
+    cfg->log_level = VOC_LOG_INFO;
+    size_t len = strlen(dir) + sizeof "/taxonomy.yaml";
+    cfg->taxonomy_path = malloc(len);
+    if (cfg->taxonomy_path)
+        snprintf(cfg->taxonomy_path, len, "%s/taxonomy.yaml", dir);
+    if (!cfg->dir || !cfg->topics.complaint || !cfg->topics.rating || !cfg->topics.tech_issue ||
+        !cfg->topics.telemetry || !cfg->topics.classified || !cfg->topics.deadletter ||
+        !cfg->ingest.group_id || !cfg->postgres.dsn || !cfg->taxonomy_path)
+        return -1;
+    return 0;
+}
+
+static int apply_env(struct voc_config *cfg, const char *path, struct voc_diag *diag)
+{
+    const char *brokers = getenv("VOC_KAFKA_BROKERS");
+    if (brokers && *brokers && kv_list_set(&cfg->kafka, "bootstrap.servers", brokers) < 0)
+        return -1;
+    const char *dsn = getenv("VOC_PG_DSN");
+    if (dsn) {
+        char *copy = strdup(dsn);
+        if (!copy)
+            return -1;
+        free(cfg->postgres.dsn);
+        cfg->postgres.dsn = copy;
+    } else if (dsn_has_password(cfg->postgres.dsn)) {
+        voc_diag_add(diag, path, 0,
+                     "postgres.dsn holds a password: put it in PGPASSWORD or ~/.pgpass instead");
+        return -1;
+    }
+    return 0;
+}
+
+int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *diag)
+{
+    static const char *const top_keys[] = {
+        "kafka", "kafka_consumer", "kafka_producer", "topics", "ingest", "postgres", "bus", "log",
+        NULL};
+    char path[4096];
+    struct voc_yaml y;
+    int rc = -1;
+    memset(cfg, 0, sizeof *cfg);
+    if (set_defaults(cfg, dir) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/voc.yaml", dir);
+    if (voc_yaml_load(&y, path, diag) < 0)
+        goto done;
+    yaml_node_t *root = voc_yaml_root(&y);
+    if (root) {
+        rc = voc_yaml_expect_map(&y, root, "the top level", top_keys, diag);
+        rc |= read_kafka_map(&y, root, "kafka", &cfg->kafka, diag);
+        rc |= read_kafka_map(&y, root, "kafka_consumer", &cfg->kafka_consumer, diag);
+        rc |= read_kafka_map(&y, root, "kafka_producer", &cfg->kafka_producer, diag);
+        rc |= read_topics(&y, root, cfg, diag);
+        rc |= read_sections(&y, root, cfg, diag);
+    } else {
+        rc = 0;
+    }
+    if (apply_env(cfg, path, diag) < 0)
+        rc = -1;
+done:
+    voc_yaml_free(&y);
+    return rc ? -1 : 0;
+}
+
+void voc_config_free(struct voc_config *cfg)
+{
+    kv_list_free(&cfg->kafka);
+    kv_list_free(&cfg->kafka_consumer);
+    kv_list_free(&cfg->kafka_producer);
+    free(cfg->dir);
+    free(cfg->topics.complaint);
+    free(cfg->topics.rating);
+    free(cfg->topics.tech_issue);
+    free(cfg->topics.telemetry);
+    free(cfg->topics.classified);
+    free(cfg->topics.deadletter);
+    free(cfg->ingest.group_id);
+    free(cfg->postgres.dsn);
+    free(cfg->taxonomy_path);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+const char *voc_config_kafka_get(const struct voc_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->kafka.count; i++)
+        if (strcmp(cfg->kafka.items[i].key, key) == 0)
+            return cfg->kafka.items[i].value;
+    return NULL;
+}

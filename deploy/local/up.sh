@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Starts the whole system on its embedded defaults and shows it working:
+# installs what it needs, builds, starts a local PostgreSQL cluster (Debian's
+# "15/vocloop" on port 5444), voc-bus (the in-memory development broker),
+# applies the migrations, starts voc-ingest, publishes deploy/samples and
+# prints what landed in Postgres, per dimension. Services keep running;
+# deploy/local/down.sh stops them. Logs: run/logs/.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || exec sudo "$0" "$@"
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+deploy/local/install-deps.sh
+
+echo "== build"
+cmake -S . -B build/local -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOC_TESTS=OFF >/dev/null
+cmake --build build/local -j"$(nproc)" >/dev/null
+bin=$root/build/local
+mkdir -p run/logs
+deploy/local/down.sh --quiet || true
+
+echo "== postgres (cluster 15/vocloop, port 5444)"
+if ! pg_lsclusters -h | awk '{print $1"/"$2}' | grep -qx 15/vocloop; then
+  pg_createcluster 15 vocloop -p 5444 >/dev/null
+fi
+pg_ctlcluster 15 vocloop start 2>/dev/null || true
+user=$(id -un)
+runuser -u postgres -- psql -qp 5444 -tc "SELECT 1 FROM pg_roles WHERE rolname = '$user'" |
+  grep -q 1 || runuser -u postgres -- createuser -p 5444 "$user"
+runuser -u postgres -- psql -qp 5444 -tc "SELECT 1 FROM pg_database WHERE datname = 'vocloop'" |
+  grep -q 1 || runuser -u postgres -- createdb -p 5444 -O "$user" vocloop
+export VOC_PG_DSN="host=/var/run/postgresql port=5444 dbname=vocloop"
+
+echo "== voc-bus"
+rm -f run/bus.addr
+nohup "$bin/voc-bus" --addr-file run/bus.addr >run/logs/voc-bus.log 2>&1 &
+echo $! >run/voc-bus.pid
+for _ in $(seq 100); do [ -s run/bus.addr ] && break; sleep 0.1; done
+export VOC_KAFKA_BROKERS=$(cat run/bus.addr)
+echo "broker at $VOC_KAFKA_BROKERS"
+
+echo "== migrate"
+"$bin/vocctl" migrate
+
+echo "== voc-ingest"
+nohup "$bin/voc-ingest" >run/logs/voc-ingest.log 2>&1 &
+echo $! >run/voc-ingest.pid
+cat >run/env <<ENV
+export VOC_KAFKA_BROKERS=$VOC_KAFKA_BROKERS
+export VOC_PG_DSN="$VOC_PG_DSN"
+ENV
+
+echo "== publish deploy/samples/events.ndjson"
+"$bin/vocctl" publish auto deploy/samples/events.ndjson
+valid=$(grep -vc '^#' tests/data/samples_expected.tsv)
+psql_q() { psql "$VOC_PG_DSN" -qAt -c "$1"; }
+for _ in $(seq 300); do
+  [ "$(psql_q 'SELECT count(*) FROM voc.feedback')" -ge "$valid" ] && break
+  sleep 0.1
+done
+
+echo "== voc.feedback by dimension"
+psql "$VOC_PG_DSN" -q -c "SELECT dimension, count(*) AS events,
+  count(*) FILTER (WHERE sentiment = 'complaint') AS complaints,
+  count(*) FILTER (WHERE sentiment = 'praise') AS praise
+  FROM voc.feedback GROUP BY dimension ORDER BY events DESC"
+echo "dead-lettered: $(grep -c 'event=deadlettered' run/logs/voc-ingest.log || true) (reasons in run/logs/voc-ingest.log)"
+cat <<MSG
+
+Running. Query it:   . run/env && psql "\$VOC_PG_DSN"
+Send more events:    . run/env && $bin/vocctl publish auto FILE
+Stop everything:     deploy/local/down.sh
+MSG

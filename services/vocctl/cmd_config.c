@@ -1,0 +1,33 @@
+/* vocctl config check [DIR]: every problem in every configuration file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "voc/config.h"
+#include "voc/taxonomy.h"
+#include "vocctl.h"
+
+int vocctl_config(int argc, char **argv, const char *config_dir)
+{
+    if (argc < 2 || argc > 3 || strcmp(argv[1], "check") != 0) {
+        fprintf(stderr, "usage: vocctl config check [DIR]\n");
+        return 2;
+    }
+    const char *dir = argc == 3 ? argv[2] : config_dir;
+    struct voc_diag diag = {0};
+    struct voc_config cfg;
+    /* Check every file even when an earlier one is broken: one run, all problems. */
+    int rc = voc_config_load(dir, &cfg, &diag);
+    struct voc_taxonomy *tax = voc_taxonomy_load(cfg.taxonomy_path, &diag);
+    if (!tax)
+        rc = -1;
+    voc_diag_print(&diag, stderr);
+    if (rc == 0)
+        printf("configuration in %s is valid (voc.yaml, taxonomy.yaml version %s)\n", dir,
+               voc_taxonomy_version(tax));
+    else if (diag.count == 0)
+        fprintf(stderr, "%s: configuration could not be loaded\n", dir);
+    voc_taxonomy_free(tax);
+    voc_config_free(&cfg);
+    voc_diag_free(&diag);
+    return rc == 0 ? 0 : 2;
+}

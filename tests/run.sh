@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds from scratch with
+# warnings as errors (once plain, once with AddressSanitizer +
+# UndefinedBehaviorSanitizer), checks formatting, and runs every test against a
+# throwaway PostgreSQL cluster (pg_virtualenv) and real voc-bus brokers.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || exec sudo "$0" "$@"
+cd "$(dirname "$0")/.."
+deploy/local/install-deps.sh
+
+jobs=$(nproc)
+build() {
+  local dir=$1; shift
+  rm -rf "$dir"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+echo "== format (clang-format --dry-run -Werror)"
+files=$(find common include services tests -name '*.[ch]' | sort)
+clang-format --dry-run -Werror $files
+
+echo "== build (plain)"
+build build/test
+echo "== build (ASan + UBSan)"
+build build/asan -DVOC_SANITIZE=ON
+
+run_suite() {
+  # -t: a cluster of its own, so parallel runs (as root) do not collide.
+  pg_virtualenv -t -- ctest --test-dir "$1" --output-on-failure --timeout 900
+}
+echo "== tests (plain)"
+run_suite build/test
+echo "== tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build/asan
+echo "all test runs passed"

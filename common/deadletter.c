@@ -40,7 +40,7 @@ static void utc_now(char *buf, size_t len)
 
 char *voc_deadletter_record(const struct voc_deadletter_src *src, const char *reason)
 {
-    char now[40];
+    char now[64];
     char *out = NULL;
     char *b64 = base64_encode(src->value, src->len);
     json_t *rec = json_object();

@@ -82,7 +82,7 @@ static enum voc_db_fault ensure_connected(struct voc_feedback_writer *w, char *e
 static int send_row(PGconn *conn, const struct voc_feedback_row *r)
 {
     const struct voc_event *ev = r->ev;
-    char rating[8], partition[16], offset[24];
+    char rating[16], partition[16], offset[24];
     snprintf(partition, sizeof partition, "%d", (int)r->partition);
     snprintf(offset, sizeof offset, "%lld", (long long)r->offset);
     if (ev->rating_score > 0)

@@ -46,7 +46,7 @@ struct voc_event {
 
 /* Parses and validates len bytes. Returns 0 and fills ev, or -1 with a reason
  * ("not valid JSON at line 1 column 17: ...", "not valid UTF-8 at line 1
- * column 6 (byte 6)", "event is 70000 bytes, the limit is 65536",
+ * column 6 (byte offset 6)", "event is 70000 bytes, the limit is 65536",
  * "/customer/tier: 'gold' is not one of standard, vip, svip") and ev->root NULL.
  * max_bytes = 0 means no size limit. For telemetry, customer_id, classroom_id,
  * lesson_id and teacher_id come from the event's flat fields. */

@@ -177,6 +177,50 @@ START_TEST(kill_9_mid_stream_loses_nothing_and_duplicates_nothing)
 }
 END_TEST
 
+START_TEST(a_row_postgres_refuses_is_deadlettered_and_its_batch_mates_stored)
+{
+    struct h_env env;
+    char path[512];
+    h_setup(&env, "refused");
+    /* 30 February passes the schema's RFC 3339 pattern; only Postgres knows
+     * there is no such day (SQLSTATE 22008). */
+    snprintf(path, sizeof path, "%s/refused.ndjson", env.workdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"event_id\":\"ok-1\",\"type\":\"complaint\",\"occurred_at\":"
+          "\"2026-11-20T19:00:00+08:00\",\"source\":\"app\",\"customer\":{\"id\":\"c1\"},\"text\":"
+          "\"退款一直没到账\"}\n"
+          "{\"event_id\":\"bad-date\",\"type\":\"complaint\",\"occurred_at\":"
+          "\"2026-02-30T19:00:00+08:00\",\"source\":\"app\",\"customer\":{\"id\":\"c1\"},\"text\":"
+          "\"老师迟到\"}\n"
+          "{\"event_id\":\"ok-2\",\"type\":\"complaint\",\"occurred_at\":"
+          "\"2026-11-20T19:01:00+08:00\",\"source\":\"app\",\"customer\":{\"id\":\"c1\"},\"text\":"
+          "\"app crashes\"}\n",
+          f);
+    fclose(f);
+    /* One customer, so one partition: the three arrive in one batch. */
+    pid_t ingest = h_start(&env, "voc-ingest", (char *)NULL);
+    ck_assert_int_eq(h_vocctl(&env, "publish", "voc.complaint", path, (char *)NULL), 0);
+    ck_assert_int_eq(h_wait_for(&env, COUNT_FEEDBACK, 2, 60000), 2);
+    char **recs;
+    size_t got = h_read_topic(&env, "voc.deadletter", 1, 20000, &recs);
+    ck_assert_uint_eq(got, 1);
+    json_t *r = json_loads(recs[0], 0, NULL);
+    const char *reason = json_string_value(json_object_get(r, "reason"));
+    ck_assert_msg(reason && strstr(reason, "postgres refused the row") && strstr(reason, "22008"),
+                  "reason: %s", reason ? reason : "(none)");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(r, "original_text")), "bad-date"));
+    json_decref(r);
+    h_free_strv(recs, got);
+    ck_assert_int_eq(
+        h_query_ll(&env, "SELECT count(*) FROM voc.feedback WHERE event_id IN ('ok-1', 'ok-2')"),
+        2);
+    ck_assert_int_eq(h_stop(ingest, SIGTERM, 20000), 0);
+    h_teardown(&env);
+}
+END_TEST
+
 static int pg_cluster(const char *action)
 {
     char cmd[256];
@@ -218,6 +262,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, samples_land_classified_and_invalid_ones_are_deadlettered);
     tcase_add_test(tc, publishing_the_same_events_twice_adds_no_rows);
+    tcase_add_test(tc, a_row_postgres_refuses_is_deadlettered_and_its_batch_mates_stored);
     tcase_add_test(tc, kill_9_mid_stream_loses_nothing_and_duplicates_nothing);
     tcase_add_test(tc, postgres_restart_mid_stream_loses_nothing);
     suite_add_tcase(s, tc);

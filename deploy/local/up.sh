@@ -51,10 +51,15 @@ ENV
 
 echo "== publish deploy/samples/events.ndjson"
 "$bin/vocctl" publish auto deploy/samples/events.ndjson
+# Wait for this run's evidence: every valid sample stored (rows from an
+# earlier run count too: inserts are idempotent) and every invalid one
+# dead-lettered by the voc-ingest started above.
 valid=$(grep -vc '^#' tests/data/samples_expected.tsv)
+invalid=$(sed -n 's/^# invalid: //p' tests/data/samples_expected.tsv)
 psql_q() { psql "$VOC_PG_DSN" -qAt -c "$1"; }
 for _ in $(seq 300); do
-  [ "$(psql_q 'SELECT count(*) FROM voc.feedback')" -ge "$valid" ] && break
+  [ "$(psql_q 'SELECT count(*) FROM voc.feedback')" -ge "$valid" ] &&
+    [ "$(grep -c 'event=deadlettered' run/logs/voc-ingest.log)" -ge "$invalid" ] && break
   sleep 0.1
 done
 
@@ -63,7 +68,12 @@ psql "$VOC_PG_DSN" -q -c "SELECT dimension, count(*) AS events,
   count(*) FILTER (WHERE sentiment = 'complaint') AS complaints,
   count(*) FILTER (WHERE sentiment = 'praise') AS praise
   FROM voc.feedback GROUP BY dimension ORDER BY events DESC"
-echo "dead-lettered: $(grep -c 'event=deadlettered' run/logs/voc-ingest.log || true) (reasons in run/logs/voc-ingest.log)"
+echo "== a few classified rows (text is PII-masked)"
+psql "$VOC_PG_DSN" -q -c "SELECT event_id, dimension, category, severity, sentiment,
+  left(text, 40) AS text FROM voc.feedback WHERE text LIKE '%[PHONE]%' OR tier = 'vip'
+  ORDER BY event_id LIMIT 6"
+echo "== dead-lettered (to voc.deadletter, with the reason)"
+grep 'event=deadlettered' run/logs/voc-ingest.log | sed -e 's/.*topic=/  topic=/' || true
 cat <<MSG
 
 Running. Query it:   . run/env && psql "\$VOC_PG_DSN"

@@ -154,7 +154,7 @@ int voc_consumer_run(rd_kafka_t *consumer, const struct voc_consumer_opts *opts,
                      const struct voc_batch_handler *handler, volatile sig_atomic_t *stop)
 {
     struct consumer_loop loop = {.rk = consumer, .opts = opts, .handler = handler, .stop = stop};
-    loop.batch = calloc(opts->batch_size, sizeof *loop.batch);
+    loop.batch = calloc(opts->batch_size, sizeof(rd_kafka_message_t *));
     if (!loop.batch)
         return -1;
     active_loop = &loop;

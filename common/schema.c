@@ -75,7 +75,7 @@ static const char *quote(char *buf, size_t size, const char *s, size_t len)
         n--; /* never end inside a UTF-8 sequence */
         i--;
     }
-    n += (size_t)snprintf(buf + n, size - n, "%s'", i < len ? "..." : "");
+    snprintf(buf + n, size - n, "%s'", i < len ? "..." : "");
     return buf;
 }
 

@@ -392,7 +392,7 @@ struct voc_schemas *voc_schemas_load_from(const struct voc_embedded_schema *list
     if (!c.s)
         return NULL;
     c.s->files = calloc(n + 1, sizeof *c.s->files);
-    c.s->roots = calloc(n + 1, sizeof *c.s->roots);
+    c.s->roots = calloc(n + 1, sizeof(const struct voc_schema_node *));
     if (!c.s->files || !c.s->roots)
         goto fail;
     for (; c.s->nfiles < n; c.s->nfiles++)

@@ -144,7 +144,8 @@ struct voc_textnorm *voc_textnorm_new(char *err, size_t errlen)
         return NULL;
     }
     tn->cc = opencc_open("t2s.json");
-    if (tn->cc == (opencc_t)-1) {
+    /* OpenCC signals failure with (opencc_t)-1. */
+    if (tn->cc == (opencc_t)-1) { // NOLINT(performance-no-int-to-ptr)
         set_err(err, errlen, "cannot open OpenCC configuration t2s.json", opencc_error());
         goto fail;
     }
@@ -166,7 +167,7 @@ void voc_textnorm_free(struct voc_textnorm *tn)
 {
     if (!tn)
         return;
-    if (tn->cc && tn->cc != (opencc_t)-1)
+    if (tn->cc && tn->cc != (opencc_t)-1) // NOLINT(performance-no-int-to-ptr)
         opencc_close(tn->cc);
     free(tn->cps);
     free(tn);

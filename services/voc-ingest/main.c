@@ -24,7 +24,6 @@ int main(int argc, char **argv)
         return rc;
     if ((rc = voc_cli_load_config("voc-ingest", config_dir, &cfg)) != 0)
         return rc;
-    rc = VOC_EXIT_FAILURE;
     rd_kafka_t *producer = NULL, *consumer = NULL;
     struct ingest *in = NULL;
     int bad_config = 0;

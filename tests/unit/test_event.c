@@ -112,7 +112,7 @@ static int each_example(const char *dir, void (*fn)(const char *path, const char
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) {
         size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".json") ||
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0 ||
             !strncmp(e->d_name, "deadletter_", 11))
             continue;
         char path[1024];
@@ -180,7 +180,7 @@ START_TEST(test_fields_of_known_examples)
     free(buf);
     buf = slurp(EXAMPLES "/valid/complaint_text_8192_emoji.json", &len);
     ck_assert_int_eq(voc_event_parse(&ev, buf, len, 0, schemas, reason, sizeof reason), 0);
-    ck_assert_uint_eq(ev.text_len, 8192 * 4); /* 8192 code points, 4 bytes each */
+    ck_assert_uint_eq(ev.text_len, (size_t)8192 * 4); /* 8192 code points, 4 bytes each */
     voc_event_clear(&ev);
     voc_event_clear(&ev); /* clearing twice is harmless */
     free(buf);

@@ -85,9 +85,12 @@ static int read_topics(struct voc_yaml *y, yaml_node_t *root, struct voc_config 
                        struct voc_diag *diag)
 {
     static const char *const keys[] = {"complaint",  "rating",     "tech_issue", "telemetry",
-                                       "classified", "deadletter", NULL};
-    char **slots[] = {&cfg->topics.complaint, &cfg->topics.rating,     &cfg->topics.tech_issue,
-                      &cfg->topics.telemetry, &cfg->topics.classified, &cfg->topics.deadletter};
+                                       "classified", "deadletter", "item",       "notification",
+                                       "outreach",   "command",    NULL};
+    char **slots[] = {&cfg->topics.complaint, &cfg->topics.rating,       &cfg->topics.tech_issue,
+                      &cfg->topics.telemetry, &cfg->topics.classified,   &cfg->topics.deadletter,
+                      &cfg->topics.item,      &cfg->topics.notification, &cfg->topics.outreach,
+                      &cfg->topics.command};
     yaml_node_t *map = voc_yaml_get(y, root, "topics");
     if (!map)
         return 0;
@@ -96,6 +99,47 @@ static int read_topics(struct voc_yaml *y, yaml_node_t *root, struct voc_config 
         if (voc_yaml_read_str(y, map, keys[i], false, slots[i], diag) < 0)
             rc = -1;
     return rc;
+}
+
+static int read_aggregate(struct voc_yaml *y, yaml_node_t *root, struct voc_aggregate_config *a,
+                          struct voc_diag *diag)
+{
+    static const char *const keys[] = {"group_id",
+                                       "batch_size",
+                                       "flush_ms",
+                                       "match_threshold",
+                                       "regression_window_hours",
+                                       "rollup_min_classrooms",
+                                       "volume_high",
+                                       "volume_critical",
+                                       "vip_raise",
+                                       "relay_interval_ms",
+                                       NULL};
+    yaml_node_t *n = voc_yaml_get(y, root, "aggregate");
+    if (!n)
+        return 0;
+    int rc = voc_yaml_expect_map(y, n, "aggregate", keys, diag);
+    rc |= voc_yaml_read_str(y, n, "group_id", false, &a->group_id, diag);
+    rc |= voc_yaml_read_int(y, n, "batch_size", false, 1, 100000, &a->batch_size, diag);
+    rc |= voc_yaml_read_int(y, n, "flush_ms", false, 1, 60000, &a->flush_ms, diag);
+    rc |=
+        voc_yaml_read_double(y, n, "match_threshold", false, 0.05, 1.0, &a->match_threshold, diag);
+    rc |= voc_yaml_read_int(y, n, "regression_window_hours", false, 0, 24 * 3650,
+                            &a->regression_window_h, diag);
+    rc |= voc_yaml_read_int(y, n, "rollup_min_classrooms", false, 2, 100000,
+                            &a->rollup_min_classrooms, diag);
+    rc |= voc_yaml_read_int(y, n, "volume_high", false, 1, 10000000, &a->volume_high, diag);
+    rc |= voc_yaml_read_int(y, n, "volume_critical", false, 1, 10000000, &a->volume_critical, diag);
+    rc |= voc_yaml_read_int(y, n, "vip_raise", false, 1, 10000000, &a->vip_raise, diag);
+    rc |=
+        voc_yaml_read_int(y, n, "relay_interval_ms", false, 1, 60000, &a->relay_interval_ms, diag);
+    if (rc == 0 && a->volume_critical < a->volume_high) {
+        voc_diag_add(diag, y->path, voc_yaml_line(n),
+                     "aggregate: volume_critical (%lld) must not be below volume_high (%lld)",
+                     a->volume_critical, a->volume_high);
+        rc = -1;
+    }
+    return rc ? -1 : 0;
 }
 
 static int read_sections(struct voc_yaml *y, yaml_node_t *root, struct voc_config *cfg,
@@ -159,32 +203,60 @@ static int dsn_has_password(const char *dsn)
     return at && colon && colon < at;
 }
 
+/* Sets *slot to a copy of value; counts a failed allocation in *failed. */
+static void set_str(char **slot, const char *value, int *failed)
+{
+    *slot = strdup(value);
+    if (!*slot)
+        (*failed)++;
+}
+
+static char *path_in(const char *dir, const char *file)
+{
+    size_t len = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%s", dir, file);
+    return p;
+}
+
 static int set_defaults(struct voc_config *cfg, const char *dir)
 {
-    cfg->dir = strdup(dir);
-    cfg->topics.complaint = strdup("voc.complaint");
-    cfg->topics.rating = strdup("voc.rating");
-    cfg->topics.tech_issue = strdup("voc.tech_issue");
-    cfg->topics.telemetry = strdup("voc.telemetry");
-    cfg->topics.classified = strdup("voc.classified");
-    cfg->topics.deadletter = strdup("voc.deadletter");
-    cfg->ingest.group_id = strdup("voc-ingest");
+    int failed = 0;
+    set_str(&cfg->dir, dir, &failed);
+    set_str(&cfg->topics.complaint, "voc.complaint", &failed);
+    set_str(&cfg->topics.rating, "voc.rating", &failed);
+    set_str(&cfg->topics.tech_issue, "voc.tech_issue", &failed);
+    set_str(&cfg->topics.telemetry, "voc.telemetry", &failed);
+    set_str(&cfg->topics.classified, "voc.classified", &failed);
+    set_str(&cfg->topics.deadletter, "voc.deadletter", &failed);
+    set_str(&cfg->topics.item, "voc.item", &failed);
+    set_str(&cfg->topics.notification, "voc.notification", &failed);
+    set_str(&cfg->topics.outreach, "voc.outreach", &failed);
+    set_str(&cfg->topics.command, "voc.command", &failed);
+    set_str(&cfg->ingest.group_id, "voc-ingest", &failed);
     cfg->ingest.batch_size = 500;
     cfg->ingest.flush_ms = 5;
     cfg->ingest.max_event_bytes = 65536;
-    cfg->postgres.dsn = strdup("");
+    set_str(&cfg->aggregate.group_id, "voc-aggregate", &failed);
+    cfg->aggregate.batch_size = 200;
+    cfg->aggregate.flush_ms = 5;
+    cfg->aggregate.match_threshold = 0.5;
+    cfg->aggregate.regression_window_h = 720;
+    cfg->aggregate.rollup_min_classrooms = 2;
+    cfg->aggregate.volume_high = 10;
+    cfg->aggregate.volume_critical = 50;
+    cfg->aggregate.vip_raise = 3;
+    cfg->aggregate.relay_interval_ms = 200;
+    set_str(&cfg->postgres.dsn, "", &failed);
     cfg->bus.brokers = 3;
     cfg->bus.partitions = 12;
     cfg->log_level = VOC_LOG_INFO;
-    size_t len = strlen(dir) + sizeof "/taxonomy.yaml";
-    cfg->taxonomy_path = malloc(len);
-    if (cfg->taxonomy_path)
-        snprintf(cfg->taxonomy_path, len, "%s/taxonomy.yaml", dir);
-    if (!cfg->dir || !cfg->topics.complaint || !cfg->topics.rating || !cfg->topics.tech_issue ||
-        !cfg->topics.telemetry || !cfg->topics.classified || !cfg->topics.deadletter ||
-        !cfg->ingest.group_id || !cfg->postgres.dsn || !cfg->taxonomy_path)
-        return -1;
-    return 0;
+    if (!(cfg->taxonomy_path = path_in(dir, "taxonomy.yaml")))
+        failed++;
+    if (!(cfg->routing_path = path_in(dir, "routing.yaml")))
+        failed++;
+    return failed ? -1 : 0;
 }
 
 static int apply_env(struct voc_config *cfg, const char *path, struct voc_diag *diag)
@@ -209,9 +281,16 @@ static int apply_env(struct voc_config *cfg, const char *path, struct voc_diag *
 
 int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *diag)
 {
-    static const char *const top_keys[] = {
-        "kafka", "kafka_consumer", "kafka_producer", "topics", "ingest", "postgres", "bus", "log",
-        NULL};
+    static const char *const top_keys[] = {"kafka",
+                                           "kafka_consumer",
+                                           "kafka_producer",
+                                           "topics",
+                                           "ingest",
+                                           "aggregate",
+                                           "postgres",
+                                           "bus",
+                                           "log",
+                                           NULL};
     char path[4096];
     struct voc_yaml y;
     int rc = -1;
@@ -229,6 +308,7 @@ int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *di
         rc |= read_kafka_map(&y, root, "kafka_producer", &cfg->kafka_producer, diag);
         rc |= read_topics(&y, root, cfg, diag);
         rc |= read_sections(&y, root, cfg, diag);
+        rc |= read_aggregate(&y, root, &cfg->aggregate, diag);
     } else {
         rc = 0;
     }
@@ -251,7 +331,13 @@ void voc_config_free(struct voc_config *cfg)
     free(cfg->topics.telemetry);
     free(cfg->topics.classified);
     free(cfg->topics.deadletter);
+    free(cfg->topics.item);
+    free(cfg->topics.notification);
+    free(cfg->topics.outreach);
+    free(cfg->topics.command);
     free(cfg->ingest.group_id);
+    free(cfg->aggregate.group_id);
+    free(cfg->routing_path);
     free(cfg->postgres.dsn);
     free(cfg->taxonomy_path);
     memset(cfg, 0, sizeof *cfg);

@@ -26,6 +26,20 @@ struct voc_kv_list {
 
 struct voc_topics {
     char *complaint, *rating, *tech_issue, *telemetry, *classified, *deadletter;
+    char *item, *notification, *outreach, *command; /* downstream of the outbox */
+};
+
+/* voc-aggregate: folding classified complaints into improvement items. */
+struct voc_aggregate_config {
+    char *group_id;
+    long long batch_size, flush_ms;
+    double match_threshold;          /* near-duplicate similarity to join an item */
+    long long regression_window_h;   /* a resolved item reopens within this window */
+    long long rollup_min_classrooms; /* classroom items on one line that make a line item */
+    long long volume_high;           /* occurrences that make an item at least high */
+    long long volume_critical;       /* ... at least critical */
+    long long vip_raise;             /* VIP occurrences that raise severity one level */
+    long long relay_interval_ms;     /* how often the outbox relay runs when idle */
 };
 
 struct voc_config {
@@ -40,6 +54,7 @@ struct voc_config {
         long long flush_ms;        /* flush a partial batch after this long */
         long long max_event_bytes; /* bigger messages are dead-lettered */
     } ingest;
+    struct voc_aggregate_config aggregate;
     struct {
         char *dsn; /* libpq conninfo; "" = PG* environment */
     } postgres;
@@ -49,6 +64,7 @@ struct voc_config {
     } bus;
     enum voc_log_level log_level;
     char *taxonomy_path; /* <dir>/taxonomy.yaml */
+    char *routing_path;  /* <dir>/routing.yaml */
 };
 
 /* The default --config directory: the source tree's deploy/config when it

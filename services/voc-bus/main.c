@@ -153,8 +153,10 @@ fail:
 
 static int bus_run(const struct bus_opts *o, const struct voc_config *cfg)
 {
-    const char *topics[] = {cfg->topics.complaint, cfg->topics.rating,     cfg->topics.tech_issue,
-                            cfg->topics.telemetry, cfg->topics.classified, cfg->topics.deadletter};
+    const char *topics[] = {cfg->topics.complaint, cfg->topics.rating,       cfg->topics.tech_issue,
+                            cfg->topics.telemetry, cfg->topics.classified,   cfg->topics.deadletter,
+                            cfg->topics.item,      cfg->topics.notification, cfg->topics.outreach,
+                            cfg->topics.command};
     struct bus_cluster bc;
     char err[512];
     int rc = 1;

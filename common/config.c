@@ -241,7 +241,7 @@ static int set_defaults(struct voc_config *cfg, const char *dir)
     set_str(&cfg->aggregate.group_id, "voc-aggregate", &failed);
     cfg->aggregate.batch_size = 200;
     cfg->aggregate.flush_ms = 5;
-    cfg->aggregate.match_threshold = 0.5;
+    cfg->aggregate.match_threshold = 0.85;
     cfg->aggregate.regression_window_h = 720;
     cfg->aggregate.rollup_min_classrooms = 2;
     cfg->aggregate.volume_high = 10;

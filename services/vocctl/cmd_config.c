@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "voc/config.h"
+#include "voc/routing.h"
 #include "voc/taxonomy.h"
 #include "vocctl.h"
 
@@ -18,15 +19,18 @@ int vocctl_config(int argc, char **argv, const char *config_dir)
     /* Check every file even when an earlier one is broken: one run, all problems. */
     int rc = voc_config_load(dir, &cfg, &diag);
     struct voc_taxonomy *tax = voc_taxonomy_load(cfg.taxonomy_path, &diag);
-    if (!tax)
+    struct voc_routing *routing = voc_routing_load(cfg.routing_path, &diag);
+    if (!tax || !routing)
         rc = -1;
     voc_diag_print(&diag, stderr);
     if (rc == 0)
-        printf("configuration in %s is valid (voc.yaml, taxonomy.yaml version %s)\n", dir,
-               voc_taxonomy_version(tax));
+        printf("configuration in %s is valid (voc.yaml, taxonomy.yaml version %s, routing.yaml "
+               "version %s)\n",
+               dir, voc_taxonomy_version(tax), voc_routing_version(routing));
     else if (diag.count == 0)
         fprintf(stderr, "%s: configuration could not be loaded\n", dir);
     voc_taxonomy_free(tax);
+    voc_routing_free(routing);
     voc_config_free(&cfg);
     voc_diag_free(&diag);
     return rc == 0 ? 0 : 2;

@@ -16,6 +16,11 @@ static const struct {
     {"publish", vocctl_publish, "publish TOPIC FILE|-    send NDJSON events, one per line"},
     {"config", vocctl_config, "config check [DIR]      report every configuration problem"},
     {"event", vocctl_event, "event check FILE|-      validate events against the schemas"},
+    {"explain-match", vocctl_explain,
+     "explain-match A B       show why two texts would (not) group into one item"},
+    {"routing", vocctl_routing, "routing apply           re-route live items with routing.yaml"},
+    {"items", vocctl_items, "items [filters]         list improvement items"},
+    {"item", vocctl_item, "item show|ack|resolve|merge|... ID   act on one item"},
 };
 
 static void usage(FILE *out)

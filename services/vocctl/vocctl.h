@@ -8,5 +8,9 @@ int vocctl_migrate(int argc, char **argv, const char *config_dir); /* cmd_migrat
 int vocctl_publish(int argc, char **argv, const char *config_dir); /* cmd_publish.c */
 int vocctl_config(int argc, char **argv, const char *config_dir);  /* cmd_config.c */
 int vocctl_event(int argc, char **argv, const char *config_dir);   /* cmd_event.c */
+int vocctl_explain(int argc, char **argv, const char *config_dir); /* cmd_explain.c */
+int vocctl_routing(int argc, char **argv, const char *config_dir); /* cmd_routing.c */
+int vocctl_items(int argc, char **argv, const char *config_dir);   /* cmd_item.c */
+int vocctl_item(int argc, char **argv, const char *config_dir);    /* cmd_item.c */
 
 #endif

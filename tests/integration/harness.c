@@ -316,3 +316,66 @@ void h_config_replace(struct h_env *env, const char *from, const char *to)
     fprintf(f, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
     fclose(f);
 }
+
+/* Sum over partitions of (high watermark - committed offset of group). */
+static long long group_lag(rd_kafka_t *rk, const char *topic, int parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p);
+    long long lag = -1;
+    if (rd_kafka_committed(rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        lag = 0;
+        for (int p = 0; p < parts; p++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000))
+                return -1;
+            int64_t done = l->elems[p].offset < 0 ? lo : l->elems[p].offset;
+            lag += hi - done;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return lag;
+}
+
+bool h_group_caught_up(struct h_env *env, const char *group, const char *topic, int timeout_ms)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", env->brokers, err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "consumer: %s", err);
+    int parts = topic_partitions(rk, topic);
+    long long lag = -1;
+    /* Offsets are committed after each durable batch, on a 5 s cadence. */
+    for (int waited = 0; waited <= timeout_ms; waited += 500) {
+        if ((lag = group_lag(rk, topic, parts)) == 0)
+            break;
+        sleep_ms(500);
+    }
+    rd_kafka_destroy(rk);
+    return lag == 0;
+}
+
+void h_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+void h_query_text(struct h_env *env, const char *sql, char *out, size_t len)
+{
+    PGconn *c = h_connect(env);
+    out[0] = '\0';
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+            snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    PQfinish(c);
+}

@@ -36,6 +36,8 @@ int h_vocctl(struct h_env *env, ...);
  * -1 when the database cannot be reached. Connects afresh each call, so it
  * survives a Postgres restart. */
 long long h_query_ll(struct h_env *env, const char *sql);
+/* A scalar query as text ("" for NULL or failure). */
+void h_query_text(struct h_env *env, const char *sql, char *out, size_t len);
 /* Polls h_query_ll until it returns want or timeout_ms passes; returns the last value. */
 long long h_wait_for(struct h_env *env, const char *sql, long long want, int timeout_ms);
 /* Connection to the test database (caller PQfinish()es). */
@@ -53,6 +55,13 @@ void h_write_events(const char *path, const char *prefix, size_t n);
 
 /* Replaces the first `from` with `to` in this test's copy of voc.yaml. */
 void h_config_replace(struct h_env *env, const char *from, const char *to);
+
+/* Waits until consumer group `group` has committed every message of topic
+ * (lag 0 on all partitions). Returns false on timeout. */
+bool h_group_caught_up(struct h_env *env, const char *group, const char *topic, int timeout_ms);
+
+/* Writes text to path (aborts the test on failure). */
+void h_write_file(const char *path, const char *text);
 
 /* Path of a file in the source tree. */
 const char *h_src(const char *rel);

@@ -118,7 +118,7 @@ static const char feedback_columns[] =
     "classroom_id:text,lesson_id:text,teacher_id:text,product_id:text,line:text,"
     "rating:smallint,text:text,dimension:text,category:text,severity:text,sentiment:text,"
     "rule:text,taxonomy_version:text,source_topic:text,source_partition:integer,"
-    "source_offset:bigint,payload:jsonb";
+    "source_offset:bigint,payload:jsonb,item_id:bigint";
 
 START_TEST(migrate_empty_database_applies_all)
 {

@@ -13,12 +13,12 @@ struct voc_routing; /* opaque, immutable after load */
 
 struct voc_route {
     /* Point into the routing table: valid while it lives. */
-    const char *rule;       /* the matching rule's name, or "triage" */
-    const char *department; /* e.g. "network_ops" */
-    const char *owner;      /* the department's owner (a person or role id) */
-    const char *notify;     /* notification target name, or NULL */
+    const char *rule;              /* the matching rule's name, or "triage" */
+    const char *department;        /* e.g. "network_ops" */
+    const char *owner;             /* the department's owner (a person or role id) */
+    const char *notify;            /* notification target name, or NULL */
     const char *const *escalation; /* NULL-terminated chain: handler -> owner -> lead */
-    bool triage;            /* no rule matched */
+    bool triage;                   /* no rule matched */
 };
 
 struct voc_routing *voc_routing_load(const char *path, struct voc_diag *diag);

@@ -124,7 +124,7 @@ static int read_aggregate(struct voc_yaml *y, yaml_node_t *root, struct voc_aggr
     rc |= voc_yaml_read_int(y, n, "flush_ms", false, 1, 60000, &a->flush_ms, diag);
     rc |=
         voc_yaml_read_double(y, n, "match_threshold", false, 0.05, 1.0, &a->match_threshold, diag);
-    rc |= voc_yaml_read_int(y, n, "regression_window_hours", false, 0, 24 * 3650,
+    rc |= voc_yaml_read_int(y, n, "regression_window_hours", false, 0, 24LL * 3650,
                             &a->regression_window_h, diag);
     rc |= voc_yaml_read_int(y, n, "rollup_min_classrooms", false, 2, 100000,
                             &a->rollup_min_classrooms, diag);

@@ -211,8 +211,8 @@ static bool seen_earlier(struct aggregate *a, size_t i)
 /* The batch's transaction body: everything between BEGIN and COMMIT. */
 static int batch_body(struct aggregate *a, size_t n)
 {
-    const char **ids = calloc(n, sizeof *ids);
-    bool *counted = calloc(n, sizeof *counted);
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    bool *counted = calloc(n ? n : 1, sizeof *counted);
     int rc = -1;
     if (!ids || !counted)
         goto done;

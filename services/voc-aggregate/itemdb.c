@@ -8,8 +8,15 @@
 #include "voc/item.h"
 #include "voc/log.h"
 
-/* Item states that no longer take occurrences without a regression decision. */
+/* Item states that no longer take occurrences without a regression decision;
+ * keep the SQL list and state_done() in step. */
 #define DONE_STATES "('resolved', 'verified', 'closed')"
+
+static bool state_done(const char *state)
+{
+    return strcmp(state, "resolved") == 0 || strcmp(state, "verified") == 0 ||
+           strcmp(state, "closed") == 0;
+}
 
 static const char *const severity_names[] = {"low", "medium", "high", "critical"};
 
@@ -143,8 +150,7 @@ static int match_fingerprint(struct agg_db *db, const struct agg_event *ev, cons
     if (PQntuples(r) == 1) {
         *item_id = atoll(PQgetvalue(r, 0, 0));
         const char *state = PQgetvalue(r, 0, 1);
-        if (strcmp(state, "resolved") == 0 || strcmp(state, "verified") == 0 ||
-            strcmp(state, "closed") == 0)
+        if (state_done(state))
             rc = decide_done(db, state, PQgetvalue(r, 0, 2)[0] == 't',
                              PQgetvalue(r, 0, 3)[0] == 't', item_id, link_to, how);
     }
@@ -152,7 +158,7 @@ static int match_fingerprint(struct agg_db *db, const struct agg_event *ev, cons
     return rc;
 }
 
-#define SIG_BYTES   (VOC_MATCH_HASHES * 4)
+#define SIG_BYTES   ((size_t)VOC_MATCH_HASHES * 4)
 #define MAX_MEMBERS 5
 
 /* An item is represented by up to MAX_MEMBERS member signatures (its founder
@@ -215,7 +221,7 @@ static int match_text(struct agg_db *db, const struct agg_event *ev,
         double s = member_similarity(sig, raw, len);
         PQfreemem(raw);
         const char *st = PQgetvalue(r, row, 1);
-        bool live = strcmp(st, "resolved") && strcmp(st, "verified") && strcmp(st, "closed");
+        bool live = !state_done(st);
         if (s >= db->cfg->match_threshold &&
             (best < 0 || (live && !best_live) || (live == best_live && s > best_sim))) {
             best = row;
@@ -431,7 +437,7 @@ int itemdb_add_member(struct agg_db *db, long long item_id, const struct voc_sig
     if (!hex)
         return -1;
     snprintf(id, sizeof id, "%lld", item_id);
-    snprintf(max, sizeof max, "%d", SIG_BYTES * MAX_MEMBERS);
+    snprintf(max, sizeof max, "%zu", SIG_BYTES * MAX_MEMBERS);
     const char *vals[] = {id, hex, max};
     PGresult *r = agg_q(db,
                         "UPDATE voc.item SET signatures = signatures || $2::bytea"

@@ -3,7 +3,10 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include "voc/log.h"
 
 static char *base64_encode(const unsigned char *in, size_t len)
 {
@@ -65,4 +68,25 @@ done:
     json_decref(rec);
     free(b64);
     return out;
+}
+
+int voc_deadletter_produce(rd_kafka_t *producer, struct voc_produce_tracker *t, const char *topic,
+                           const char *service, const rd_kafka_message_t *m, const char *reason)
+{
+    struct voc_deadletter_src src = {.service = service,
+                                     .topic = rd_kafka_topic_name(m->rkt),
+                                     .partition = m->partition,
+                                     .offset = m->offset,
+                                     .key = m->key,
+                                     .keylen = m->key_len,
+                                     .value = m->payload,
+                                     .len = m->len};
+    char *rec = voc_deadletter_record(&src, reason);
+    if (!rec)
+        return -1;
+    voc_log(VOC_LOG_WARN, "deadlettered", "topic=%s partition=%d offset=%lld reason=%s", src.topic,
+            (int)m->partition, (long long)m->offset, voc_log_q(reason));
+    int rc = voc_kafka_produce(producer, t, topic, m->key, m->key_len, rec, strlen(rec));
+    free(rec);
+    return rc;
 }

@@ -2,8 +2,9 @@
 # Starts the whole system on its embedded defaults and shows it working:
 # installs what it needs, builds, starts a local PostgreSQL cluster (Debian's
 # "15/vocloop" on port 5444), voc-bus (the in-memory development broker),
-# applies the migrations, starts voc-ingest, publishes deploy/samples and
-# prints what landed in Postgres, per dimension. Services keep running;
+# applies the migrations, starts voc-ingest and voc-aggregate, publishes
+# deploy/samples and prints what landed in Postgres: events per dimension,
+# the improvement items they made, and the dead letters. Services keep running;
 # deploy/local/down.sh stops them. Logs: run/logs/.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || exec sudo "$0" "$@"
@@ -44,6 +45,10 @@ echo "== migrate"
 echo "== voc-ingest"
 nohup "$bin/voc-ingest" >run/logs/voc-ingest.log 2>&1 &
 echo $! >run/voc-ingest.pid
+
+echo "== voc-aggregate"
+nohup "$bin/voc-aggregate" >run/logs/voc-aggregate.log 2>&1 &
+echo $! >run/voc-aggregate.pid
 cat >run/env <<ENV
 export VOC_KAFKA_BROKERS=$VOC_KAFKA_BROKERS
 export VOC_PG_DSN="$VOC_PG_DSN"
@@ -72,11 +77,20 @@ echo "== a few classified rows (text is PII-masked)"
 psql "$VOC_PG_DSN" -q -c "SELECT event_id, dimension, category, severity, sentiment,
   left(text, 40) AS text FROM voc.feedback WHERE text LIKE '%[PHONE]%' OR tier = 'vip'
   ORDER BY event_id LIMIT 6"
+# Items appear once voc-aggregate has taken the classified stream.
+for _ in $(seq 100); do
+  [ "$(psql_q 'SELECT count(*) FROM voc.item')" -gt 0 ] && break
+  sleep 0.1
+done
+sleep 1
+echo "== improvement items (vocctl items)"
+"$bin/vocctl" items --limit 12
 echo "== dead-lettered (to voc.deadletter, with the reason)"
 grep 'event=deadlettered' run/logs/voc-ingest.log | sed -e 's/.*topic=/  topic=/' || true
 cat <<MSG
 
 Running. Query it:   . run/env && psql "\$VOC_PG_DSN"
 Send more events:    . run/env && $bin/vocctl publish auto FILE
+Act on an item:      . run/env && $bin/vocctl item show ID   (ack, resolve, assign, ...)
 Stop everything:     deploy/local/down.sh
 MSG

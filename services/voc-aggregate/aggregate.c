@@ -311,24 +311,9 @@ static void relay(struct aggregate *a)
 static int deadletter(struct aggregate *a, struct voc_produce_tracker *t,
                       const rd_kafka_message_t *m, const char *reason)
 {
-    struct voc_deadletter_src src = {.service = "voc-aggregate",
-                                     .topic = rd_kafka_topic_name(m->rkt),
-                                     .partition = m->partition,
-                                     .offset = m->offset,
-                                     .key = m->key,
-                                     .keylen = m->key_len,
-                                     .value = m->payload,
-                                     .len = m->len};
-    char *rec = voc_deadletter_record(&src, reason);
-    if (!rec)
-        return -1;
-    voc_log(VOC_LOG_WARN, "deadlettered", "topic=%s partition=%d offset=%lld reason=%s", src.topic,
-            (int)m->partition, (long long)m->offset, voc_log_q(reason));
-    int rc = voc_kafka_produce(a->producer, t, a->cfg->topics.deadletter, m->key, m->key_len, rec,
-                               strlen(rec));
-    free(rec);
     a->deadlettered++;
-    return rc;
+    return voc_deadletter_produce(a->producer, t, a->cfg->topics.deadletter, "voc-aggregate", m,
+                                  reason);
 }
 
 static enum voc_batch_result process(void *ctx, rd_kafka_message_t **msgs, size_t n)

@@ -166,24 +166,9 @@ static int prepare(struct ingest *in, const rd_kafka_message_t *m, struct slot *
 static int produce_deadletter(struct ingest *in, struct voc_produce_tracker *t,
                               const rd_kafka_message_t *m, const char *reason)
 {
-    struct voc_deadletter_src src = {.service = "voc-ingest",
-                                     .topic = rd_kafka_topic_name(m->rkt),
-                                     .partition = m->partition,
-                                     .offset = m->offset,
-                                     .key = m->key,
-                                     .keylen = m->key_len,
-                                     .value = m->payload,
-                                     .len = m->len};
-    char *rec = voc_deadletter_record(&src, reason);
-    if (!rec)
-        return -1;
-    voc_log(VOC_LOG_WARN, "deadlettered", "topic=%s partition=%d offset=%lld reason=%s", src.topic,
-            (int)m->partition, (long long)m->offset, voc_log_q(reason));
-    int rc = voc_kafka_produce(in->producer, t, in->cfg->topics.deadletter, m->key, m->key_len, rec,
-                               strlen(rec));
-    free(rec);
     in->deadlettered++;
-    return rc;
+    return voc_deadletter_produce(in->producer, t, in->cfg->topics.deadletter, "voc-ingest", m,
+                                  reason);
 }
 
 /* The classified event: the masked event plus what vocloop decided, keyed by

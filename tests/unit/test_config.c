@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "voc/config.h"
+#include "testsupport.h"
 
 static char dir[256];
 
@@ -17,10 +18,7 @@ static void write_config(const char *text)
     snprintf(dir, sizeof dir, "/tmp/voc-config-test-%d", (int)getpid());
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/voc.yaml", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
+    ts_write_file(path, text);
 }
 
 /* Loads dir and returns the diagnostics joined by newlines (static buffer). */
@@ -148,7 +146,7 @@ START_TEST(a_missing_file_says_so)
 }
 END_TEST
 
-int main(void)
+static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("voc.yaml");
@@ -159,9 +157,10 @@ int main(void)
     tcase_add_test(tc, a_password_in_the_dsn_is_refused);
     tcase_add_test(tc, a_missing_file_says_so);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
+}
+
+int main(void)
+{
+    return ts_run_suite(config_suite());
 }

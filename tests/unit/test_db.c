@@ -11,89 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testsupport.h"
+
 #define SQL_DIR VOC_TEST_SOURCE_DIR "/schemas/sql"
-
-struct tdb {
-    char name[64];
-    PGconn *admin; /* to the PG* default database */
-    PGconn *conn;  /* to the test's own database */
-};
-
-static PGconn *connect_or_fail(const char *dsn)
-{
-    char err[512] = "";
-    PGconn *c = voc_db_connect(dsn, "test_db", err, sizeof err);
-    ck_assert_msg(c != NULL, "cannot connect to PostgreSQL (run under pg_virtualenv): %s", err);
-    return c;
-}
-
-static void sql_ok(PGconn *c, const char *sql)
-{
-    char err[512];
-    ck_assert_msg(voc_db_exec(c, sql, NULL, err, sizeof err) == 0, "%s: %s", sql, err);
-}
-
-/* The first value of a one-row query, as a malloc'd string. */
-static char *sql_val(PGconn *c, const char *sql, const char *param)
-{
-    const char *params[] = {param};
-    PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(c));
-    char *v = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void drop_db(PGconn *admin, const char *name)
-{
-    char sql[256];
-    char *id = PQescapeIdentifier(admin, name, strlen(name));
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", id);
-    PQfreemem(id);
-    sql_ok(admin, sql);
-}
-
-static void tdb_open(struct tdb *t, const char *tag)
-{
-    char sql[256], dsn[128];
-    snprintf(t->name, sizeof t->name, "voc_test_%s", tag);
-    t->admin = connect_or_fail("");
-    sql_ok(t->admin, "SET client_min_messages = warning"); /* no "does not exist, skipping" */
-    drop_db(t->admin, t->name);
-    char *id = PQescapeIdentifier(t->admin, t->name, strlen(t->name));
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", id);
-    PQfreemem(id);
-    sql_ok(t->admin, sql);
-    snprintf(dsn, sizeof dsn, "dbname=%s", t->name);
-    t->conn = connect_or_fail(dsn);
-}
-
-static PGconn *tdb_connect(const struct tdb *t)
-{
-    char dsn[128];
-    snprintf(dsn, sizeof dsn, "dbname=%s", t->name);
-    return connect_or_fail(dsn);
-}
-
-static void tdb_close(struct tdb *t)
-{
-    PQfinish(t->conn);
-    drop_db(t->admin, t->name);
-    PQfinish(t->admin);
-}
-
-static int migrate_dir_ok(PGconn *c, const char *dir)
-{
-    char err[512] = "";
-    int applied = -1;
-    ck_assert_msg(voc_db_migrate(c, dir, &applied, err, sizeof err) == 0, "migrate: %s", err);
-    return applied;
-}
 
 static int migrate_ok(PGconn *c)
 {
-    return migrate_dir_ok(c, SQL_DIR);
+    return ts_db_migrate(c, SQL_DIR);
 }
 
 /* The number of migration files and the newest version in SQL_DIR. */
@@ -122,32 +46,32 @@ static const char feedback_columns[] =
 
 START_TEST(migrate_empty_database_applies_all)
 {
-    struct tdb t;
+    struct ts_db t;
     int newest = 0, nfiles = sql_files(&newest);
     char want_version[16];
-    tdb_open(&t, "empty");
+    ts_db_create(&t, "voc_test_empty");
     ck_assert_int_eq(migrate_ok(t.conn), nfiles);
-    char *cols = sql_val(t.conn,
-                         "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY "
-                         "ordinal_position) FROM information_schema.columns "
-                         "WHERE table_schema = 'voc' AND table_name = 'feedback'",
-                         NULL);
+    char *cols = ts_sql_val(t.conn,
+                            "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY "
+                            "ordinal_position) FROM information_schema.columns "
+                            "WHERE table_schema = 'voc' AND table_name = 'feedback'",
+                            NULL);
     ck_assert_str_eq(cols, feedback_columns);
     /* Analysts read the column comments: none may be missing. */
-    char *uncommented = sql_val(t.conn,
-                                "SELECT count(*) FROM information_schema.columns "
-                                "WHERE table_schema = 'voc' AND table_name = 'feedback' AND "
-                                "col_description('voc.feedback'::regclass, ordinal_position) "
-                                "IS NULL",
-                                NULL);
+    char *uncommented = ts_sql_val(t.conn,
+                                   "SELECT count(*) FROM information_schema.columns "
+                                   "WHERE table_schema = 'voc' AND table_name = 'feedback' AND "
+                                   "col_description('voc.feedback'::regclass, ordinal_position) "
+                                   "IS NULL",
+                                   NULL);
     ck_assert_str_eq(uncommented, "0");
-    char *version = sql_val(t.conn, "SELECT max(version) FROM voc.schema_migrations", NULL);
+    char *version = ts_sql_val(t.conn, "SELECT max(version) FROM voc.schema_migrations", NULL);
     snprintf(want_version, sizeof want_version, "%d", newest);
     ck_assert_str_eq(version, want_version);
     free(cols);
     free(uncommented);
     free(version);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -178,17 +102,17 @@ static const char snapshot_sql[] =
 
 START_TEST(migrate_twice_changes_nothing)
 {
-    struct tdb t;
-    tdb_open(&t, "twice");
+    struct ts_db t;
+    ts_db_create(&t, "voc_test_twice");
     ck_assert_int_ge(migrate_ok(t.conn), 1);
     insert_rating(t.conn, "ev-1", "4", VOC_DB_OK, NULL);
-    char *before = sql_val(t.conn, snapshot_sql, NULL);
+    char *before = ts_sql_val(t.conn, snapshot_sql, NULL);
     ck_assert_int_eq(migrate_ok(t.conn), 0);
-    char *after = sql_val(t.conn, snapshot_sql, NULL);
+    char *after = ts_sql_val(t.conn, snapshot_sql, NULL);
     ck_assert_str_eq(after, before);
     free(before);
     free(after);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -210,11 +134,11 @@ static void *run_migrate(void *arg)
 static void wait_until_both_blocked(PGconn *admin, const char *db)
 {
     for (int i = 0; i < 200; i++) {
-        char *state = sql_val(admin,
-                              "SELECT count(*) FILTER (WHERE l.locktype = 'advisory') || '/' || "
-                              "count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = "
-                              "l.pid WHERE NOT l.granted AND a.datname = $1",
-                              db);
+        char *state = ts_sql_val(admin,
+                                 "SELECT count(*) FILTER (WHERE l.locktype = 'advisory') || '/' || "
+                                 "count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = "
+                                 "l.pid WHERE NOT l.granted AND a.datname = $1",
+                                 db);
         int done = strcmp(state, "1/2") == 0;
         free(state);
         if (done)
@@ -226,44 +150,44 @@ static void wait_until_both_blocked(PGconn *admin, const char *db)
 
 START_TEST(concurrent_migrations_apply_once)
 {
-    struct tdb t;
+    struct ts_db t;
     int newest = 0, nfiles = sql_files(&newest);
-    tdb_open(&t, "concurrent");
+    ts_db_create(&t, "voc_test_concurrent");
     /* An uncommitted CREATE SCHEMA makes whichever run gets the migration lock
      * wait inside it, so the runs are guaranteed to overlap. */
-    PGconn *blocker = tdb_connect(&t);
-    sql_ok(blocker, "BEGIN; CREATE SCHEMA voc");
-    struct runner a = {.conn = t.conn}, b = {.conn = tdb_connect(&t)};
+    PGconn *blocker = ts_db_connect(&t);
+    ts_sql_ok(blocker, "BEGIN; CREATE SCHEMA voc");
+    struct runner a = {.conn = t.conn}, b = {.conn = ts_db_connect(&t)};
     pthread_t ta, tb;
     ck_assert_int_eq(pthread_create(&ta, NULL, run_migrate, &a), 0);
     ck_assert_int_eq(pthread_create(&tb, NULL, run_migrate, &b), 0);
     wait_until_both_blocked(t.admin, t.name);
-    sql_ok(blocker, "ROLLBACK");
+    ts_sql_ok(blocker, "ROLLBACK");
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
     ck_assert_msg(a.rc == 0 && b.rc == 0, "a: %s b: %s", a.err, b.err);
     ck_assert_int_eq(a.applied + b.applied, nfiles);
     ck_assert(a.applied == 0 || b.applied == 0);
-    char *rows = sql_val(t.conn, "SELECT count(*) FROM voc.schema_migrations", NULL);
+    char *rows = ts_sql_val(t.conn, "SELECT count(*) FROM voc.schema_migrations", NULL);
     ck_assert_int_eq(atoi(rows), nfiles);
     free(rows);
     PQfinish(b.conn);
     PQfinish(blocker);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(newer_database_is_refused)
 {
-    struct tdb t;
+    struct ts_db t;
     int newest = 0;
     char err[512] = "", want[256];
     int applied = -1;
     sql_files(&newest);
-    tdb_open(&t, "newer");
-    sql_ok(t.conn, "CREATE SCHEMA voc; CREATE TABLE voc.schema_migrations (version integer "
-                   "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT "
-                   "now()); INSERT INTO voc.schema_migrations VALUES (999, '999_future.sql')");
+    ts_db_create(&t, "voc_test_newer");
+    ts_sql_ok(t.conn, "CREATE SCHEMA voc; CREATE TABLE voc.schema_migrations (version integer "
+                      "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT "
+                      "now()); INSERT INTO voc.schema_migrations VALUES (999, '999_future.sql')");
     ck_assert_int_eq(voc_db_migrate(t.conn, SQL_DIR, &applied, err, sizeof err), -1);
     snprintf(want, sizeof want,
              "database schema is at version 999 but this build knows only up to %d: "
@@ -271,10 +195,10 @@ START_TEST(newer_database_is_refused)
              newest);
     ck_assert_str_eq(err, want);
     ck_assert_int_eq(applied, 0);
-    char *feedback = sql_val(t.conn, "SELECT to_regclass('voc.feedback')", NULL);
+    char *feedback = ts_sql_val(t.conn, "SELECT to_regclass('voc.feedback')", NULL);
     ck_assert_str_eq(feedback, "(null)");
     free(feedback);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -282,46 +206,41 @@ static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
+    ts_write_file(path, text);
 }
 
 START_TEST(failed_migration_leaves_no_trace)
 {
-    struct tdb t;
+    struct ts_db t;
     char dir[] = "/tmp/voc_test_sqlXXXXXX", err[512] = "";
     int applied = -1;
     ck_assert_ptr_nonnull(mkdtemp(dir));
     write_file(dir, "001_a.sql", "CREATE TABLE voc.a (x int);");
     write_file(dir, "002_b.sql", "CREATE TABLE voc.b (x int); SELECT 1/0;");
-    tdb_open(&t, "failed");
+    ts_db_create(&t, "voc_test_failed");
     ck_assert_int_eq(voc_db_migrate(t.conn, dir, &applied, err, sizeof err), -1);
     ck_assert_int_eq(applied, 1);
     ck_assert_msg(strstr(err, "002_b.sql") && strstr(err, "22012"), "err: %s", err);
-    char *b = sql_val(t.conn, "SELECT to_regclass('voc.b')", NULL);
+    char *b = ts_sql_val(t.conn, "SELECT to_regclass('voc.b')", NULL);
     ck_assert_str_eq(b, "(null)");
     free(b);
     /* Fixed file, other session: a lock left behind would hang here. */
     write_file(dir, "002_b.sql", "CREATE TABLE voc.b (x int);");
-    PGconn *other = tdb_connect(&t);
-    ck_assert_int_eq(migrate_dir_ok(other, dir), 1);
+    PGconn *other = ts_db_connect(&t);
+    ck_assert_int_eq(ts_db_migrate(other, dir), 1);
     PQfinish(other);
     write_file(dir, "003-typo.sql", "SELECT 1;");
     ck_assert_int_eq(voc_db_migrate(t.conn, dir, &applied, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "003-typo.sql"), "err: %s", err);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    tdb_close(&t);
+    ts_remove_dir(dir);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(fault_bad_rows)
 {
-    struct tdb t;
-    tdb_open(&t, "badrow");
+    struct ts_db t;
+    ts_db_create(&t, "voc_test_badrow");
     migrate_ok(t.conn);
     insert_rating(t.conn, "ev-1", "5", VOC_DB_OK, NULL);
     insert_rating(t.conn, "ev-1", "5", VOC_DB_BAD_ROW, "23505");
@@ -330,7 +249,7 @@ START_TEST(fault_bad_rows)
     ck_assert_int_eq(voc_db_fault_of(t.conn, r), VOC_DB_BAD_ROW);
     ck_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "22012");
     PQclear(r);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -346,8 +265,8 @@ static void expect_exec(PGconn *c, const char *sql, enum voc_db_fault want)
 
 START_TEST(fault_classes)
 {
-    struct tdb t;
-    tdb_open(&t, "faults");
+    struct ts_db t;
+    ts_db_create(&t, "voc_test_faults");
     expect_exec(t.conn, "SELECT 1", VOC_DB_OK);
     expect_exec(t.conn, "SELEC 1", VOC_DB_FATAL);
     expect_exec(t.conn, "SELECT * FROM no_such_table", VOC_DB_FATAL);
@@ -358,38 +277,38 @@ START_TEST(fault_classes)
     expect_exec(t.conn, "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '08006'; END $$",
                 VOC_DB_RECONNECT);
     ck_assert_int_eq(voc_db_fault_of(t.conn, NULL), VOC_DB_RECONNECT);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(fault_terminated_connection_reconnects)
 {
-    struct tdb t;
+    struct ts_db t;
     char pid[16];
-    tdb_open(&t, "terminated");
+    ts_db_create(&t, "voc_test_terminated");
     snprintf(pid, sizeof pid, "%d", PQbackendPID(t.conn));
-    char *killed = sql_val(t.admin, "SELECT pg_terminate_backend($1::integer, 5000)", pid);
+    char *killed = ts_sql_val(t.admin, "SELECT pg_terminate_backend($1::integer, 5000)", pid);
     ck_assert_str_eq(killed, "t");
     free(killed);
     PGresult *r = PQexec(t.conn, "SELECT 1");
     ck_assert_int_eq(voc_db_fault_of(t.conn, r), VOC_DB_RECONNECT);
     PQclear(r);
     expect_exec(t.conn, "SELECT 1", VOC_DB_RECONNECT);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(connect_names_the_application_and_keeps_the_dsn)
 {
-    struct tdb t;
-    tdb_open(&t, "connect");
-    char *app = sql_val(t.conn, "SELECT current_setting('application_name')", NULL);
-    char *db = sql_val(t.conn, "SELECT current_database()", NULL);
+    struct ts_db t;
+    ts_db_create(&t, "voc_test_connect");
+    char *app = ts_sql_val(t.conn, "SELECT current_setting('application_name')", NULL);
+    char *db = ts_sql_val(t.conn, "SELECT current_database()", NULL);
     ck_assert_str_eq(app, "test_db");
     ck_assert_str_eq(db, t.name);
     free(app);
     free(db);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -448,9 +367,5 @@ static Suite *db_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(db_suite());
 }

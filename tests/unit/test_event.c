@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "voc/event.h"
+#include "testsupport.h"
 
 #define EXAMPLES VOC_TEST_SOURCE_DIR "/schemas/examples"
 
@@ -23,22 +24,6 @@ static void setup(void)
 static void teardown(void)
 {
     voc_schemas_free(schemas);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 static int parse(struct voc_event *ev, const char *s)
@@ -127,7 +112,7 @@ static int each_example(const char *dir, void (*fn)(const char *path, const char
 static void round_trip(const char *path, const char *name)
 {
     size_t len;
-    char *buf = slurp(path, &len);
+    char *buf = ts_read_file(path, &len);
     json_t *doc = json_loadb(buf, len, 0, NULL);
     struct voc_event ev;
     ck_assert_msg(voc_event_parse(&ev, buf, len, 65536, schemas, reason, sizeof reason) == 0,
@@ -148,7 +133,7 @@ END_TEST
 static void must_fail(const char *path, const char *name)
 {
     size_t len;
-    char *buf = slurp(path, &len);
+    char *buf = ts_read_file(path, &len);
     struct voc_event ev;
     ck_assert_msg(voc_event_parse(&ev, buf, len, 65536, schemas, reason, sizeof reason) == -1,
                   "%s accepted", name);
@@ -167,7 +152,7 @@ START_TEST(test_fields_of_known_examples)
 {
     size_t len;
     struct voc_event ev;
-    char *buf = slurp(EXAMPLES "/valid/telemetry_student_full.json", &len);
+    char *buf = ts_read_file(EXAMPLES "/valid/telemetry_student_full.json", &len);
     ck_assert_int_eq(voc_event_parse(&ev, buf, len, 0, schemas, reason, sizeof reason), 0);
     ck_assert_int_eq(ev.type, VOC_EV_TELEMETRY);
     ck_assert_str_eq(ev.customer_id, "cust-88412");
@@ -178,7 +163,7 @@ START_TEST(test_fields_of_known_examples)
     ck_assert_int_eq(ev.issue_duration_ms, -1);
     voc_event_clear(&ev);
     free(buf);
-    buf = slurp(EXAMPLES "/valid/complaint_text_8192_emoji.json", &len);
+    buf = ts_read_file(EXAMPLES "/valid/complaint_text_8192_emoji.json", &len);
     ck_assert_int_eq(voc_event_parse(&ev, buf, len, 0, schemas, reason, sizeof reason), 0);
     ck_assert_uint_eq(ev.text_len, (size_t)8192 * 4); /* 8192 code points, 4 bytes each */
     voc_event_clear(&ev);
@@ -299,7 +284,7 @@ START_TEST(test_small_reason_buffer)
 }
 END_TEST
 
-int main(void)
+static Suite *event_suite(void)
 {
     Suite *suite = suite_create("event");
     TCase *tc = tcase_create("event");
@@ -316,9 +301,10 @@ int main(void)
     tcase_add_test(tc, test_type_names);
     tcase_add_test(tc, test_small_reason_buffer);
     suite_add_tcase(suite, tc);
-    SRunner *sr = srunner_create(suite);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite;
+}
+
+int main(void)
+{
+    return ts_run_suite(event_suite());
 }

@@ -8,41 +8,16 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-struct tdb {
-    char name[64];
-    PGconn *admin; /* to the PG* default database */
-    PGconn *conn;  /* to the test's own database */
-};
-
-static PGconn *connect_or_fail(const char *dsn)
-{
-    char err[512] = "";
-    PGconn *c = voc_db_connect(dsn, "test_item", err, sizeof err);
-    ck_assert_msg(c != NULL, "cannot connect to PostgreSQL (run under pg_virtualenv): %s", err);
-    return c;
-}
-
-static void sql_ok(PGconn *c, const char *sql)
-{
-    char err[512];
-    ck_assert_msg(voc_db_exec(c, sql, NULL, err, sizeof err) == 0, "%s: %s", sql, err);
-}
+#include "testsupport.h"
 
 /* The first value of a one-row query with up to three parameters, malloc'd;
  * "(null)" for NULL. */
 static char *q3(PGconn *c, const char *sql, const char *p1, const char *p2, const char *p3)
 {
     const char *params[] = {p1, p2, p3};
-    int n = p3 ? 3 : p2 ? 2 : p1 ? 1 : 0;
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(c));
-    char *v = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
+    return ts_sql_valn(c, sql, p3 ? 3 : p2 ? 2 : p1 ? 1 : 0, params);
 }
 
 /* Asserts that a query about item `id` returns want. */
@@ -50,18 +25,7 @@ static void expect(PGconn *c, long long id, const char *sql, const char *want)
 {
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", id);
-    char *got = q3(c, sql, sid, NULL, NULL);
-    ck_assert_msg(strcmp(got, want) == 0, "%s [item %lld]: got '%s', want '%s'", sql, id, got,
-                  want);
-    free(got);
-}
-
-/* The same for a query without parameters. */
-static void expect0(PGconn *c, const char *sql, const char *want)
-{
-    char *got = q3(c, sql, NULL, NULL, NULL);
-    ck_assert_msg(strcmp(got, want) == 0, "%s: got '%s', want '%s'", sql, got, want);
-    free(got);
+    ts_expect_val(c, sql, sid, want);
 }
 
 static long long count_of(PGconn *c, const char *sql)
@@ -70,47 +34,6 @@ static long long count_of(PGconn *c, const char *sql)
     long long n = atoll(v);
     free(v);
     return n;
-}
-
-static void drop_db(PGconn *admin, const char *name)
-{
-    char sql[256];
-    char *id = PQescapeIdentifier(admin, name, strlen(name));
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", id);
-    PQfreemem(id);
-    sql_ok(admin, sql);
-}
-
-static void tdb_open(struct tdb *t, const char *tag)
-{
-    char sql[256], dsn[128], err[512] = "";
-    int applied = 0;
-    snprintf(t->name, sizeof t->name, "voc_test_item_%s", tag);
-    t->admin = connect_or_fail("");
-    sql_ok(t->admin, "SET client_min_messages = warning");
-    drop_db(t->admin, t->name);
-    char *id = PQescapeIdentifier(t->admin, t->name, strlen(t->name));
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", id);
-    PQfreemem(id);
-    sql_ok(t->admin, sql);
-    snprintf(dsn, sizeof dsn, "dbname=%s", t->name);
-    t->conn = connect_or_fail(dsn);
-    ck_assert_msg(voc_db_migrate(t->conn, voc_db_sql_dir(), &applied, err, sizeof err) == 0,
-                  "migrate: %s", err);
-}
-
-static PGconn *tdb_connect(const struct tdb *t)
-{
-    char dsn[128];
-    snprintf(dsn, sizeof dsn, "dbname=%s", t->name);
-    return connect_or_fail(dsn);
-}
-
-static void tdb_close(struct tdb *t)
-{
-    PQfinish(t->conn);
-    drop_db(t->admin, t->name);
-    PQfinish(t->admin);
 }
 
 /* A live item as voc-aggregate would open it. */
@@ -244,8 +167,8 @@ END_TEST
 
 START_TEST(illegal_transitions_are_refused_with_reasons)
 {
-    struct tdb t;
-    tdb_open(&t, "refused");
+    struct ts_db t;
+    ts_db_open(&t, "voc_test_item_refused");
     long long id = new_item(t.conn, "fp-1", "closed");
     char want[256];
     struct voc_item_cmd cmd = {.verb = "ack", .item_id = id, .actor = "alice"};
@@ -272,7 +195,7 @@ START_TEST(illegal_transitions_are_refused_with_reasons)
     struct voc_item_cmd bogus = {.verb = "explode", .item_id = id, .actor = "alice"};
     run_refused(t.conn, &bogus, "unknown item command 'explode'");
     expect(t.conn, id, "SELECT state FROM voc.item WHERE id = $1::bigint", "in_progress");
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -302,8 +225,8 @@ static void step(PGconn *c, const struct voc_item_cmd *cmd, const char *kind, co
 
 START_TEST(each_command_writes_one_audit_row_and_one_event)
 {
-    struct tdb t;
-    tdb_open(&t, "commands");
+    struct ts_db t;
+    ts_db_open(&t, "voc_test_item_commands");
     long long id = new_item(t.conn, "fp-1", "open");
     const char *state_q = "SELECT state FROM voc.item WHERE id = $1::bigint";
     const char *resolved_q = "SELECT resolved_at IS NOT NULL FROM voc.item WHERE id = $1::bigint";
@@ -341,20 +264,20 @@ START_TEST(each_command_writes_one_audit_row_and_one_event)
            "LIMIT 1",
            "{\"to\": \"wont_fix\", \"from\": \"open\"}");
     /* The event carries the row, but not the matcher's binary signature. */
-    expect0(t.conn,
-            "SELECT (payload ? 'signatures')::text || (payload ->> 'id') FROM voc.outbox"
-            " ORDER BY id DESC LIMIT 1",
-            "false1");
-    tdb_close(&t);
+    ts_expect_val(t.conn,
+                  "SELECT (payload ? 'signatures')::text || (payload ->> 'id') FROM voc.outbox"
+                  " ORDER BY id DESC LIMIT 1",
+                  NULL, "false1");
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(convenience_functions_are_one_transaction_each)
 {
-    struct tdb t;
+    struct ts_db t;
     char err[512] = "";
     enum voc_db_fault f = VOC_DB_FATAL;
-    tdb_open(&t, "wrappers");
+    ts_db_open(&t, "voc_test_item_wrappers");
     long long a = new_item(t.conn, "fp-a", "open"), b = new_item(t.conn, "fp-b", "open");
     ck_assert_int_eq(voc_item_set_state(t.conn, a, "resolved", "alice", NULL, &f, err, sizeof err),
                      VOC_ITEM_DONE);
@@ -369,14 +292,14 @@ START_TEST(convenience_functions_are_one_transaction_each)
     /* set_state, assign, comment: 1 each; merge and unmerge: 2 each. */
     ck_assert_int_eq(audit_rows(t.conn), 7);
     ck_assert_int_eq(outbox_rows(t.conn), 7);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(snooze_needs_a_wake_up)
 {
-    struct tdb t;
-    tdb_open(&t, "snooze");
+    struct ts_db t;
+    ts_db_open(&t, "voc_test_item_snooze");
     long long id = new_item(t.conn, "fp-1", "open");
     add_event(t.conn, id, "ev-1", "c1", NULL, "2024-05-01 10:00+08");
     recount_ok(t.conn, id);
@@ -398,15 +321,15 @@ START_TEST(snooze_needs_a_wake_up)
     c.verb = "reopen";
     run_ok(t.conn, &c);
     expect(t.conn, id, "SELECT state FROM voc.item WHERE id = $1::bigint", "open");
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(reopen_refused_when_a_newer_item_is_live)
 {
-    struct tdb t;
+    struct ts_db t;
     char want[256];
-    tdb_open(&t, "live");
+    ts_db_open(&t, "voc_test_item_live");
     long long old = new_item(t.conn, "fp-1", "resolved");
     long long now = new_item(t.conn, "fp-1", "open");
     struct voc_item_cmd c = {.verb = "reopen", .item_id = old, .actor = "alice"};
@@ -419,14 +342,14 @@ START_TEST(reopen_refused_when_a_newer_item_is_live)
     run_ok(t.conn, &m);
     run_ok(t.conn, &c);
     expect(t.conn, old, "SELECT state FROM voc.item WHERE id = $1::bigint", "open");
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(recount_from_occurrences)
 {
-    struct tdb t;
-    tdb_open(&t, "recount");
+    struct ts_db t;
+    ts_db_open(&t, "voc_test_item_recount");
     long long id = new_item(t.conn, "fp-1", "open");
     add_event(t.conn, id, "ev-1", "c1", "vip", "2024-05-02 09:00+08");
     add_event(t.conn, id, "ev-2", "c1", "vip", "2024-05-01 08:00+08");
@@ -440,33 +363,33 @@ START_TEST(recount_from_occurrences)
            " FROM voc.item WHERE id = $1::bigint",
            "5 3 3 true true");
     /* An item left empty keeps when it was seen. */
-    sql_ok(t.conn, "DELETE FROM voc.item_occurrence");
+    ts_sql_ok(t.conn, "DELETE FROM voc.item_occurrence");
     recount_ok(t.conn, id);
     expect(t.conn, id,
            "SELECT occurrences || ' ' || customers || ' ' || (last_seen = '2024-05-03 21:30+08')"
            " FROM voc.item WHERE id = $1::bigint",
            "0 0 true");
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(in_transaction_helpers_leave_the_transaction_to_the_caller)
 {
-    struct tdb t;
+    struct ts_db t;
     char err[512] = "";
-    tdb_open(&t, "helpers");
+    ts_db_open(&t, "voc_test_item_helpers");
     long long id = new_item(t.conn, "fp-1", "open");
     add_event(t.conn, id, "ev-1", "c1", "vip", "2024-05-02 09:00+08");
-    sql_ok(t.conn, "BEGIN");
+    ts_sql_ok(t.conn, "BEGIN");
     ck_assert_msg(voc_item_recount(t.conn, id, NULL, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(voc_item_audit(t.conn, id, "opened", "voc-aggregate", "new", "{\"n\": 1}", NULL,
                                  err, sizeof err) == 0,
                   "%s", err);
     ck_assert_msg(voc_item_publish(t.conn, id, "opened", NULL, err, sizeof err) == 0, "%s", err);
-    expect0(t.conn, "SELECT type || ' ' || (payload ->> 'occurrences') FROM voc.outbox",
-            "item.opened 1");
+    ts_expect_val(t.conn, "SELECT type || ' ' || (payload ->> 'occurrences') FROM voc.outbox", NULL,
+                  "item.opened 1");
     ck_assert_int_eq(PQtransactionStatus(t.conn), PQTRANS_INTRANS);
-    sql_ok(t.conn, "ROLLBACK");
+    ts_sql_ok(t.conn, "ROLLBACK");
     ck_assert_int_eq(audit_rows(t.conn), 0);
     ck_assert_int_eq(outbox_rows(t.conn), 0);
     expect(t.conn, id, "SELECT occurrences FROM voc.item WHERE id = $1::bigint", "0");
@@ -476,7 +399,7 @@ START_TEST(in_transaction_helpers_leave_the_transaction_to_the_caller)
     ck_assert_int_eq(voc_item_audit(t.conn, id, "exploded", "x", NULL, NULL, &f, err, sizeof err),
                      -1);
     ck_assert_int_eq(f, VOC_DB_BAD_ROW); /* 23514: kind outside the CHECK list */
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -495,9 +418,9 @@ static char *placement(PGconn *c)
 
 START_TEST(merge_moves_events_and_unmerge_restores_them)
 {
-    struct tdb t;
+    struct ts_db t;
     char want[256];
-    tdb_open(&t, "merge");
+    ts_db_open(&t, "voc_test_item_merge");
     long long a = new_item(t.conn, "fp-a", "open"), b = new_item(t.conn, "fp-b", "acknowledged");
     add_event(t.conn, a, "a-1", "c1", "vip", "2024-05-01 08:00+08");
     add_event(t.conn, a, "a-2", "c2", NULL, "2024-05-04 08:00+08");
@@ -518,11 +441,11 @@ START_TEST(merge_moves_events_and_unmerge_restores_them)
     expect(t.conn, a,
            "SELECT occurrences || ' ' || merged_into FROM voc.item WHERE id = $1::bigint", "0 2");
     expect(t.conn, b, "SELECT count(*) FROM voc.feedback WHERE item_id = $1::bigint", "3");
-    expect0(t.conn,
-            "SELECT string_agg(kind || ' ' || item_id, ',' ORDER BY id) FROM voc.item_event",
-            "merged 1,merged 2");
-    expect0(t.conn, "SELECT string_agg(type || ' ' || key, ',' ORDER BY id) FROM voc.outbox",
-            "item.merged 1,item.merged 2");
+    ts_expect_val(t.conn,
+                  "SELECT string_agg(kind || ' ' || item_id, ',' ORDER BY id) FROM voc.item_event",
+                  NULL, "merged 1,merged 2");
+    ts_expect_val(t.conn, "SELECT string_agg(type || ' ' || key, ',' ORDER BY id) FROM voc.outbox",
+                  NULL, "item.merged 1,item.merged 2");
     expect(t.conn, a, "SELECT kind FROM voc.item_link WHERE from_item = $1::bigint AND to_item = 2",
            "merged_into");
     /* Counted into b after the merge: stays with b on unmerge. */
@@ -530,8 +453,8 @@ START_TEST(merge_moves_events_and_unmerge_restores_them)
     struct voc_item_cmd um = {.verb = "unmerge", .item_id = a, .actor = "bob"};
     ck_assert_int_eq(voc_item_run(t.conn, &um, &out, NULL, err, sizeof err), VOC_ITEM_DONE);
     ck_assert_int_eq(out.moved, 2);
-    sql_ok(t.conn, "DELETE FROM voc.item_occurrence WHERE event_id = 'b-2';"
-                   " DELETE FROM voc.feedback WHERE event_id = 'b-2'");
+    ts_sql_ok(t.conn, "DELETE FROM voc.item_occurrence WHERE event_id = 'b-2';"
+                      " DELETE FROM voc.feedback WHERE event_id = 'b-2'");
     recount_ok(t.conn, b);
     char *after = placement(t.conn);
     ck_assert_str_eq(after, before);
@@ -539,23 +462,23 @@ START_TEST(merge_moves_events_and_unmerge_restores_them)
            "SELECT (merged_into IS NULL)::text || ' ' || (SELECT count(*) FROM voc.item_link)"
            " FROM voc.item WHERE id = $1::bigint",
            "true 0");
-    expect0(t.conn,
-            "SELECT string_agg(kind || ' ' || item_id || ' ' || actor, ',' ORDER BY id)"
-            " FROM voc.item_event WHERE kind = 'unmerged'",
-            "unmerged 1 bob,unmerged 2 bob");
+    ts_expect_val(t.conn,
+                  "SELECT string_agg(kind || ' ' || item_id || ' ' || actor, ',' ORDER BY id)"
+                  " FROM voc.item_event WHERE kind = 'unmerged'",
+                  NULL, "unmerged 1 bob,unmerged 2 bob");
     snprintf(want, sizeof want, "item %lld is not merged into another item", a);
     run_refused(t.conn, &um, want);
     free(before);
     free(after);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(merges_do_not_chain)
 {
-    struct tdb t;
+    struct ts_db t;
     char want[256];
-    tdb_open(&t, "chain");
+    ts_db_open(&t, "voc_test_item_chain");
     long long a = new_item(t.conn, "fp-a", "open"), b = new_item(t.conn, "fp-b", "open");
     long long c = new_item(t.conn, "fp-c", "open");
     struct voc_item_cmd m = {.verb = "merge", .item_id = a, .into_id = b, .actor = "alice"};
@@ -577,7 +500,7 @@ START_TEST(merges_do_not_chain)
     struct voc_item_cmd self = {.verb = "merge", .item_id = c, .into_id = c, .actor = "alice"};
     snprintf(want, sizeof want, "cannot merge item %lld into itself", c);
     run_refused(t.conn, &self, want);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -600,27 +523,27 @@ static void *ack_thread(void *arg)
  * first one's result instead of acknowledging twice. */
 START_TEST(concurrent_commands_serialise_on_the_item)
 {
-    struct tdb t;
+    struct ts_db t;
     char err[256] = "", want[128];
-    tdb_open(&t, "race");
+    ts_db_open(&t, "voc_test_item_race");
     long long id = new_item(t.conn, "fp-1", "open");
     struct voc_item_cmd c = {.verb = "ack", .item_id = id, .actor = "alice"};
-    sql_ok(t.conn, "BEGIN");
+    ts_sql_ok(t.conn, "BEGIN");
     ck_assert_int_eq(voc_item_apply(t.conn, &c, NULL, NULL, err, sizeof err), VOC_ITEM_DONE);
-    struct racer r = {.conn = tdb_connect(&t), .id = id};
+    struct racer r = {.conn = ts_db_connect(&t), .id = id};
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, ack_thread, &r), 0);
     for (int i = 0;
          i < 200 && count_of(t.admin, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0; i++)
         usleep(20000);
-    sql_ok(t.conn, "COMMIT");
+    ts_sql_ok(t.conn, "COMMIT");
     pthread_join(th, NULL);
     snprintf(want, sizeof want, "item %lld is already acknowledged", id);
     ck_assert_int_eq(r.rc, VOC_ITEM_REFUSED);
     ck_assert_str_eq(r.err, want);
     ck_assert_int_eq(audit_rows(t.conn), 1);
     PQfinish(r.conn);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -648,9 +571,5 @@ static Suite *item_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(item_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(item_suite());
 }

@@ -13,6 +13,7 @@
 #include "voc/config.h"
 #include "voc/pii.h"
 #include "voc/textnorm.h"
+#include "testsupport.h"
 
 static struct voc_textnorm *tn;
 static double shipped_threshold;
@@ -347,7 +348,7 @@ START_TEST(explain_match_cli)
 }
 END_TEST
 
-int main(void)
+static Suite *match_suite(void)
 {
     Suite *s = suite_create("match");
     TCase *tc = tcase_create("match");
@@ -366,9 +367,10 @@ int main(void)
     tcase_add_test(tc, empty_text_matches_nothing);
     tcase_add_test(tc, explain_match_cli);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : 0;
+    return s;
+}
+
+int main(void)
+{
+    return ts_run_suite(match_suite());
 }

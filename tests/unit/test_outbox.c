@@ -4,152 +4,13 @@
 #include "voc/outbox.h"
 
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "testsupport.h"
 
 #define TOPIC "voc.item"
-
-struct tdb {
-    char name[64];
-    PGconn *admin; /* to the PG* default database */
-    PGconn *conn;  /* to the test's own database */
-};
-
-struct bus {
-    pid_t pid;
-    char addr_file[128];
-    char brokers[256];
-};
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static PGconn *connect_or_fail(const char *dsn)
-{
-    char err[512] = "";
-    PGconn *c = voc_db_connect(dsn, "test_outbox", err, sizeof err);
-    ck_assert_msg(c != NULL, "cannot connect to PostgreSQL (run under pg_virtualenv): %s", err);
-    return c;
-}
-
-static void sql_ok(PGconn *c, const char *sql)
-{
-    char err[512];
-    ck_assert_msg(voc_db_exec(c, sql, NULL, err, sizeof err) == 0, "%s: %s", sql, err);
-}
-
-/* The first value of a parameterless one-row query, malloc'd. */
-static char *sql_val(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(c));
-    char *v = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void expect_val(PGconn *c, const char *sql, const char *want)
-{
-    char *got = sql_val(c, sql);
-    ck_assert_msg(strcmp(got, want) == 0, "%s: got '%s', want '%s'", sql, got, want);
-    free(got);
-}
-
-static void drop_db(PGconn *admin, const char *name)
-{
-    char sql[256];
-    char *id = PQescapeIdentifier(admin, name, strlen(name));
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", id);
-    PQfreemem(id);
-    sql_ok(admin, sql);
-}
-
-static void tdb_open(struct tdb *t, const char *tag)
-{
-    char sql[256], dsn[128], err[512] = "";
-    int applied = 0;
-    snprintf(t->name, sizeof t->name, "voc_test_outbox_%s", tag);
-    t->admin = connect_or_fail("");
-    sql_ok(t->admin, "SET client_min_messages = warning");
-    drop_db(t->admin, t->name);
-    char *id = PQescapeIdentifier(t->admin, t->name, strlen(t->name));
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", id);
-    PQfreemem(id);
-    sql_ok(t->admin, sql);
-    snprintf(dsn, sizeof dsn, "dbname=%s", t->name);
-    t->conn = connect_or_fail(dsn);
-    ck_assert_msg(voc_db_migrate(t->conn, voc_db_sql_dir(), &applied, err, sizeof err) == 0,
-                  "migrate: %s", err);
-}
-
-static PGconn *tdb_connect(const struct tdb *t)
-{
-    char dsn[128];
-    snprintf(dsn, sizeof dsn, "dbname=%s", t->name);
-    return connect_or_fail(dsn);
-}
-
-static void tdb_close(struct tdb *t)
-{
-    PQfinish(t->conn);
-    drop_db(t->admin, t->name);
-    PQfinish(t->admin);
-}
-
-/* Starts the built voc-bus with 1 broker and 3 partitions per topic. */
-static void bus_start(struct bus *b)
-{
-    memset(b, 0, sizeof *b);
-    snprintf(b->addr_file, sizeof b->addr_file, "/tmp/voc-test-outbox-%d.addr", (int)getpid());
-    unlink(b->addr_file);
-    b->pid = fork();
-    ck_assert_msg(b->pid >= 0, "fork: %s", strerror(errno));
-    if (b->pid == 0) {
-        /* A failed check ends the test process early: take the broker along. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execl(VOC_TEST_BINARY_DIR "/voc-bus", "voc-bus", "--config",
-              VOC_TEST_SOURCE_DIR "/deploy/config", "--brokers", "1", "--partitions", "3",
-              "--addr-file", b->addr_file, (char *)NULL);
-        _exit(127);
-    }
-    for (int waited = 0; waited < 20000; waited += 50) {
-        FILE *f = fopen(b->addr_file, "r");
-        if (f) {
-            char *ok = fgets(b->brokers, sizeof b->brokers, f);
-            fclose(f);
-            b->brokers[strcspn(b->brokers, "\r\n")] = '\0';
-            if (ok && b->brokers[0])
-                return;
-        }
-        sleep_ms(50);
-    }
-    ck_abort_msg("voc-bus did not write %s within 20 s", b->addr_file);
-}
-
-static void bus_stop(struct bus *b)
-{
-    int status;
-    kill(b->pid, SIGTERM);
-    waitpid(b->pid, &status, 0);
-}
 
 /* A producer made the way services make theirs: from a configuration. */
 static rd_kafka_t *producer_for(const char *brokers, const char *timeout_ms)
@@ -223,14 +84,14 @@ static int relay(PGconn *c, rd_kafka_t *p, int limit, enum voc_db_fault *f, char
 
 START_TEST(add_keeps_events_in_the_callers_transaction)
 {
-    struct tdb t;
+    struct ts_db t;
     char err[512] = "";
     enum voc_db_fault f = VOC_DB_OK;
-    tdb_open(&t, "add");
-    sql_ok(t.conn, "BEGIN");
+    ts_db_open(&t, "voc_test_outbox_add");
+    ts_sql_ok(t.conn, "BEGIN");
     add_ok(t.conn, "7", "item.opened", "{\"id\": 7}");
-    sql_ok(t.conn, "ROLLBACK");
-    expect_val(t.conn, "SELECT count(*) FROM voc.outbox", "0");
+    ts_sql_ok(t.conn, "ROLLBACK");
+    ts_expect_val(t.conn, "SELECT count(*) FROM voc.outbox", NULL, "0");
     ck_assert_int_eq(voc_outbox_add(t.conn, TOPIC, "7", "item.opened", "[1, 2]", &f, err, 512), -1);
     ck_assert_int_eq(f, VOC_DB_BAD_ROW);
     ck_assert_str_eq(err, "outbox: the payload of a item.opened event must be a JSON object");
@@ -238,35 +99,38 @@ START_TEST(add_keeps_events_in_the_callers_transaction)
     ck_assert_int_eq(f, VOC_DB_BAD_ROW); /* 22P02: not JSON at all */
     ck_assert_int_eq(voc_outbox_add(t.conn, "", "7", "item.opened", "{}", &f, err, 512), -1);
     add_ok(t.conn, NULL, "item.opened", "{\"id\": 7}");
-    expect_val(t.conn,
-               "SELECT (key IS NULL) || ' ' || (published_at IS NULL) || ' ' || (event_id IS NOT "
-               "NULL) FROM voc.outbox",
-               "true true true");
-    tdb_close(&t);
+    ts_expect_val(
+        t.conn,
+        "SELECT (key IS NULL) || ' ' || (published_at IS NULL) || ' ' || (event_id IS NOT "
+        "NULL) FROM voc.outbox",
+        NULL, "true true true");
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(relay_publishes_once_and_marks_the_rows)
 {
-    struct tdb t;
-    struct bus b;
+    struct ts_db t;
+    struct ts_bus b;
     char err[512] = "";
     enum voc_db_fault f = VOC_DB_FATAL;
     size_t n = 0;
-    tdb_open(&t, "relay");
-    bus_start(&b);
+    ts_db_open(&t, "voc_test_outbox_relay");
+    ts_bus_start(&b, 3);
     rd_kafka_t *p = producer_for(b.brokers, "20000");
     add_ok(t.conn, "7", "item.opened", "{\"id\": 7, \"title\": \"白板卡住\"}");
     add_ok(t.conn, "7", "item.acknowledged", "{\"id\": 7, \"state\": \"acknowledged\"}");
     add_ok(t.conn, "8", "item.opened", "{\"id\": 8}");
     ck_assert_msg(relay(t.conn, p, 100, &f, err) == 3, "relay: %s", err);
     ck_assert_int_eq(f, VOC_DB_OK);
-    expect_val(t.conn, "SELECT count(*) FROM voc.outbox WHERE published_at IS NULL", "0");
+    ts_expect_val(t.conn, "SELECT count(*) FROM voc.outbox WHERE published_at IS NULL", NULL, "0");
     /* What a reader must see: key, the payload, and the event_id and type
      * the relay merged in; one item's events in order. */
-    char *want = sql_val(t.conn, "SELECT string_agg(key || ' ' || (payload ||"
-                                 " jsonb_build_object('event_id', event_id, 'type', type))::text,"
-                                 " E'\\n' ORDER BY key, id) FROM voc.outbox");
+    char *want = ts_sql_val(t.conn,
+                            "SELECT string_agg(key || ' ' || (payload ||"
+                            " jsonb_build_object('event_id', event_id, 'type', type))::text,"
+                            " E'\\n' ORDER BY key, id) FROM voc.outbox",
+                            NULL);
     char **got = read_topic(b.brokers, 3, 20000, &n);
     ck_assert_int_eq(n, 3);
     /* Partitions interleave freely; within a key (one partition) order holds. */
@@ -285,19 +149,19 @@ START_TEST(relay_publishes_once_and_marks_the_rows)
     ck_assert_int_eq(n, 3);
     free_lines(got, n);
     rd_kafka_destroy(p);
-    bus_stop(&b);
-    tdb_close(&t);
+    ts_bus_stop(&b);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(relay_honours_the_limit_in_id_order)
 {
-    struct tdb t;
-    struct bus b;
+    struct ts_db t;
+    struct ts_bus b;
     char err[512] = "";
     size_t n = 0;
-    tdb_open(&t, "limit");
-    bus_start(&b);
+    ts_db_open(&t, "voc_test_outbox_limit");
+    ts_bus_start(&b, 3);
     rd_kafka_t *p = producer_for(b.brokers, "20000");
     for (int i = 1; i <= 5; i++) {
         char payload[32];
@@ -305,10 +169,10 @@ START_TEST(relay_honours_the_limit_in_id_order)
         add_ok(t.conn, "k", "item.recurred", payload);
     }
     ck_assert_int_eq(relay(t.conn, p, 2, NULL, err), 2);
-    expect_val(t.conn,
-               "SELECT string_agg(id::text, ',' ORDER BY id) FROM voc.outbox"
-               " WHERE published_at IS NOT NULL",
-               "1,2");
+    ts_expect_val(t.conn,
+                  "SELECT string_agg(id::text, ',' ORDER BY id) FROM voc.outbox"
+                  " WHERE published_at IS NOT NULL",
+                  NULL, "1,2");
     ck_assert_int_eq(relay(t.conn, p, 2, NULL, err), 2);
     ck_assert_int_eq(relay(t.conn, p, 2, NULL, err), 1);
     ck_assert_int_eq(relay(t.conn, p, 2, NULL, err), 0);
@@ -321,44 +185,44 @@ START_TEST(relay_honours_the_limit_in_id_order)
     }
     free_lines(got, n);
     rd_kafka_destroy(p);
-    bus_stop(&b);
-    tdb_close(&t);
+    ts_bus_stop(&b);
+    ts_db_close(&t);
 }
 END_TEST
 
 /* Two relays at once: rows one holds are skipped by the other, not sent twice. */
 START_TEST(relay_skips_rows_another_relay_holds)
 {
-    struct tdb t;
-    struct bus b;
+    struct ts_db t;
+    struct ts_bus b;
     char err[512] = "";
-    tdb_open(&t, "skip");
-    bus_start(&b);
+    ts_db_open(&t, "voc_test_outbox_skip");
+    ts_bus_start(&b, 3);
     rd_kafka_t *p = producer_for(b.brokers, "20000");
     add_ok(t.conn, "1", "item.opened", "{}");
     add_ok(t.conn, "2", "item.opened", "{}");
-    PGconn *other = tdb_connect(&t);
-    sql_ok(other, "BEGIN; SELECT id FROM voc.outbox WHERE id = 1 FOR UPDATE");
+    PGconn *other = ts_db_connect(&t);
+    ts_sql_ok(other, "BEGIN; SELECT id FROM voc.outbox WHERE id = 1 FOR UPDATE");
     ck_assert_msg(relay(t.conn, p, 10, NULL, err) == 1, "relay: %s", err);
-    sql_ok(other, "ROLLBACK");
-    expect_val(t.conn,
-               "SELECT string_agg(id || ':' || (published_at IS NOT NULL), ',' ORDER BY id)"
-               " FROM voc.outbox",
-               "1:false,2:true");
+    ts_sql_ok(other, "ROLLBACK");
+    ts_expect_val(t.conn,
+                  "SELECT string_agg(id || ':' || (published_at IS NOT NULL), ',' ORDER BY id)"
+                  " FROM voc.outbox",
+                  NULL, "1:false,2:true");
     ck_assert_int_eq(relay(t.conn, p, 10, NULL, err), 1);
     PQfinish(other);
     rd_kafka_destroy(p);
-    bus_stop(&b);
-    tdb_close(&t);
+    ts_bus_stop(&b);
+    ts_db_close(&t);
 }
 END_TEST
 
 START_TEST(relay_without_a_broker_leaves_events_for_the_next_round)
 {
-    struct tdb t;
+    struct ts_db t;
     char err[512] = "";
     enum voc_db_fault f = VOC_DB_OK;
-    tdb_open(&t, "nobroker");
+    ts_db_open(&t, "voc_test_outbox_nobroker");
     /* Port 9 (discard) on loopback: nothing listens, deliveries time out. */
     rd_kafka_t *p = producer_for("127.0.0.1:9", "1500");
     add_ok(t.conn, "7", "item.opened", "{}");
@@ -367,14 +231,14 @@ START_TEST(relay_without_a_broker_leaves_events_for_the_next_round)
     ck_assert_int_eq(f, VOC_DB_RETRY);
     ck_assert_msg(strstr(err, "2 event(s) not delivered"), "err: %s", err);
     ck_assert_int_eq(PQtransactionStatus(t.conn), PQTRANS_IDLE);
-    expect_val(t.conn, "SELECT count(*) FROM voc.outbox WHERE published_at IS NULL", "2");
+    ts_expect_val(t.conn, "SELECT count(*) FROM voc.outbox WHERE published_at IS NULL", NULL, "2");
     ck_assert_int_eq(relay(t.conn, p, 0, &f, err), -1);
-    sql_ok(t.conn, "BEGIN");
+    ts_sql_ok(t.conn, "BEGIN");
     ck_assert_int_eq(relay(t.conn, p, 10, &f, err), -1);
     ck_assert_str_eq(err, "outbox relay: the connection must not be inside a transaction");
-    sql_ok(t.conn, "ROLLBACK");
+    ts_sql_ok(t.conn, "ROLLBACK");
     rd_kafka_destroy(p);
-    tdb_close(&t);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -394,9 +258,5 @@ static Suite *outbox_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(outbox_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(outbox_suite());
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testsupport.h"
+
 /* Masks text (len bytes) and checks the result and the replacement count. */
 static void expect_n(const char *text, size_t len, const char *want, size_t wantlen, int wantcount)
 {
@@ -239,9 +241,5 @@ static Suite *pii_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pii_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(pii_suite());
 }

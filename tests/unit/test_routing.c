@@ -12,6 +12,7 @@
 
 #include "voc/db.h"
 #include "voc/routing.h"
+#include "testsupport.h"
 
 #define CONFIG_DIR VOC_TEST_SOURCE_DIR "/deploy/config"
 #define CONFIG     CONFIG_DIR "/routing.yaml"
@@ -150,10 +151,7 @@ END_TEST
 
 /* ---- broken routing files: every problem, with its line ---- */
 
-static const struct {
-    const char *file;
-    const char *diags[6]; /* after "<dir>/<file>:" */
-} bad[] = {
+static const struct ts_bad_file bad[] = {
     {"missing_version.yaml", {"2: missing required key 'version'"}},
     {"missing_triage.yaml", {"2: missing required key 'triage'"}},
     {"unknown_keys.yaml",
@@ -192,48 +190,24 @@ static const struct {
 };
 #define NBAD (sizeof bad / sizeof bad[0])
 
+/* Whether voc_routing_load accepts path; the result is not kept. */
+static bool routing_loads(const char *path, struct voc_diag *d)
+{
+    struct voc_routing *loaded = voc_routing_load(path, d);
+    bool accepted = loaded != NULL;
+    voc_routing_free(loaded);
+    return accepted;
+}
+
 START_TEST(broken_routing_files_are_refused)
 {
-    char path[512], want[1024];
-    struct voc_diag d = {0};
-    snprintf(path, sizeof path, "%s/%s", BAD_DIR, bad[_i].file);
-    struct voc_routing *r = voc_routing_load(path, &d);
-    ck_assert_msg(r == NULL, "%s was accepted", bad[_i].file);
-    size_t n = 0;
-    while (n < 6 && bad[_i].diags[n])
-        n++;
-    for (size_t i = 0; i < d.count && i < n; i++) {
-        snprintf(want, sizeof want, "%s:%s", path, bad[_i].diags[i]);
-        ck_assert_str_eq(d.lines[i], want);
-    }
-    ck_assert_msg(d.count == n, "%s: %zu diagnostics, expected %zu (first: %s)", bad[_i].file,
-                  d.count, n, d.count ? d.lines[0] : "none");
-    voc_diag_free(&d);
+    ts_expect_refused(BAD_DIR, &bad[_i], routing_loads);
 }
 END_TEST
 
 /* ---- vocctl routing apply against a real database ---- */
 
 #define TEST_DB "voc_test_routing"
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strdup(buf);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
 
 /* text with its one occurrence of from replaced by to (malloc'd). */
 static char *replace_once(char *text, const char *from, const char *to)
@@ -257,66 +231,15 @@ static void make_config(char *dir)
     snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s'", CONFIG_DIR, dir);
     ck_assert_int_eq(system(cmd), 0);
     snprintf(path, sizeof path, "%s/routing.yaml", dir);
-    char *text = read_file(path);
+    char *text = ts_read_file(path, NULL);
     text = replace_once(text, "\nversion: \"2026.11-1\"", "\nversion: \"2026.12-1\"");
     text = replace_once(text,
                         "  - name: line\n    match:\n      dimension: [line]\n"
                         "    department: network_ops\n",
                         "  - name: line\n    match:\n      dimension: [line]\n"
                         "    department: teaching\n    owner: bob\n");
-    write_file(path, text);
+    ts_write_file(path, text);
     free(text);
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -r '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static PGconn *connect_or_fail(const char *dsn)
-{
-    char err[512] = "";
-    PGconn *c = voc_db_connect(dsn, "test_routing", err, sizeof err);
-    ck_assert_msg(c != NULL, "cannot connect to PostgreSQL (run under pg_virtualenv): %s", err);
-    return c;
-}
-
-static void sql_ok(PGconn *c, const char *sql)
-{
-    char err[512];
-    ck_assert_msg(voc_db_exec(c, sql, NULL, err, sizeof err) == 0, "%s: %s", sql, err);
-}
-
-/* The one value of a one-row query with one parameter, as a malloc'd string. */
-static char *sql_val(PGconn *c, const char *sql, const char *param)
-{
-    const char *params[] = {param};
-    PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-                  PQerrorMessage(c));
-    char *v = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static void ck_sql(PGconn *c, const char *sql, const char *param, const char *want)
-{
-    char *got = sql_val(c, sql, param);
-    ck_assert_msg(strcmp(got, want) == 0, "%s [%s]: got '%s', want '%s'", sql, param ? param : "",
-                  got, want);
-    free(got);
-}
-
-/* Drops and re-creates the test database; returns the admin connection. */
-static PGconn *fresh_db(void)
-{
-    PGconn *admin = connect_or_fail("");
-    sql_ok(admin, "SET client_min_messages = warning");
-    sql_ok(admin, "DROP DATABASE IF EXISTS " TEST_DB " WITH (FORCE)");
-    sql_ok(admin, "CREATE DATABASE " TEST_DB);
-    return admin;
 }
 
 /* An item routed as the shipped routing.yaml would route it; returns its id. */
@@ -331,18 +254,14 @@ static char *insert_item(PGconn *c, const char *fp, const char *dim, const char 
     strcat(esc, "]");
     const char *params[] = {fp,      dim,      cat, entity, state,   r.department,
                             r.owner, r.notify, esc, r.rule, assignee};
-    PGresult *res = PQexecParams(
+    return ts_sql_valn(
         c,
         "INSERT INTO voc.item (fingerprint, dimension, category, entity, title, state, "
         "severity, department, owner, notify, escalation, routing_rule, routing_version, "
         "assignee, match_rule, match_version, first_seen, last_seen) VALUES ($1, $2, $3, $4, "
         "'a title', $5, 'high', $6, $7, $8, ARRAY(SELECT jsonb_array_elements_text($9::jsonb)), "
         "$10, '2026.11-1', $11, 'exact', 'm1', now(), now()) RETURNING id",
-        11, NULL, params, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "insert: %s", PQerrorMessage(c));
-    char *id = strdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return id;
+        11, params);
 }
 
 /* Runs vocctl with the test database; returns its exit code, output in out. */
@@ -366,8 +285,8 @@ static const char item_sql[] =
 
 static void expect_counts(PGconn *c, const char *routed, const char *outbox)
 {
-    ck_sql(c, "SELECT count(*) FROM voc.item_event WHERE kind = 'routed'", NULL, routed);
-    ck_sql(c, "SELECT count(*) FROM voc.outbox", NULL, outbox);
+    ts_expect_val(c, "SELECT count(*) FROM voc.item_event WHERE kind = 'routed'", NULL, routed);
+    ts_expect_val(c, "SELECT count(*) FROM voc.outbox", NULL, outbox);
 }
 
 /* Items the shipped routing placed: two live, two that must not move. */
@@ -375,13 +294,8 @@ struct seed {
     char *line, *lesson, *done, *merged; /* ids */
 };
 
-static PGconn *seed_db(struct seed *s)
+static void seed_db(PGconn *c, struct seed *s)
 {
-    char err[512] = "";
-    int applied = 0;
-    PGconn *c = connect_or_fail("dbname=" TEST_DB);
-    ck_assert_msg(voc_db_migrate(c, voc_db_sql_dir(), &applied, err, sizeof err) == 0,
-                  "migrate: %s", err);
     s->line = insert_item(c, "f-line", "line", "stall", "cn-north-ct-03", "in_progress", "alice");
     s->lesson = insert_item(c, "f-class", "class", "content", "lesson-88", "open", NULL);
     s->done = insert_item(c, "f-done", "line", "stall", "cn-north-ct-04", "resolved", "carol");
@@ -393,7 +307,6 @@ static PGconn *seed_db(struct seed *s)
                                2, NULL, mp, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "merge: %s", PQerrorMessage(c));
     PQclear(r);
-    return c;
 }
 
 static void seed_free(struct seed *s)
@@ -408,30 +321,35 @@ static void seed_free(struct seed *s)
 static void expect_rerouted(PGconn *c, const struct seed *s)
 {
     char want[128];
-    ck_sql(c, item_sql, s->line,
-           "teaching/bob/wecom-teaching/handler>owner>teaching_director>voc_lead/line/"
-           "2026.12-1/alice");
-    ck_sql(c, "SELECT routing_version FROM voc.item WHERE id = $1::bigint", s->lesson, "2026.11-1");
-    ck_sql(c, "SELECT department FROM voc.item WHERE id = $1::bigint", s->done, "network_ops");
-    ck_sql(c, "SELECT department FROM voc.item WHERE id = $1::bigint", s->merged, "network_ops");
+    ts_expect_val(c, item_sql, s->line,
+                  "teaching/bob/wecom-teaching/handler>owner>teaching_director>voc_lead/line/"
+                  "2026.12-1/alice");
+    ts_expect_val(c, "SELECT routing_version FROM voc.item WHERE id = $1::bigint", s->lesson,
+                  "2026.11-1");
+    ts_expect_val(c, "SELECT department FROM voc.item WHERE id = $1::bigint", s->done,
+                  "network_ops");
+    ts_expect_val(c, "SELECT department FROM voc.item WHERE id = $1::bigint", s->merged,
+                  "network_ops");
     expect_counts(c, "1", "1");
-    ck_sql(c,
-           "SELECT actor || ' ' || (data->'from'->>'department') || '/' || "
-           "(data->'from'->>'owner') || ' -> ' || (data->'to'->>'department') || '/' || "
-           "(data->'to'->>'owner') FROM voc.item_event WHERE kind = 'routed' AND item_id = "
-           "$1::bigint",
-           s->line, "ops-ann network_ops/netops-oncall -> teaching/bob");
+    ts_expect_val(c,
+                  "SELECT actor || ' ' || (data->'from'->>'department') || '/' || "
+                  "(data->'from'->>'owner') || ' -> ' || (data->'to'->>'department') || '/' || "
+                  "(data->'to'->>'owner') FROM voc.item_event WHERE kind = 'routed' AND item_id = "
+                  "$1::bigint",
+                  s->line, "ops-ann network_ops/netops-oncall -> teaching/bob");
     snprintf(want, sizeof want, "item.routed %s", s->line);
-    ck_sql(c, "SELECT type || ' ' || key FROM voc.outbox", NULL, want);
+    ts_expect_val(c, "SELECT type || ' ' || key FROM voc.outbox", NULL, want);
 }
 
 START_TEST(apply_reroutes_live_items)
 {
     char dir[] = "/tmp/voc_test_routingXXXXXX", out[4096], want[1024];
     struct seed s;
-    PGconn *admin = fresh_db();
-    PGconn *c = seed_db(&s);
-    char *before = sql_val(c, item_sql, s.line);
+    struct ts_db t;
+    ts_db_open(&t, TEST_DB);
+    PGconn *c = t.conn;
+    seed_db(c, &s);
+    char *before = ts_sql_val(c, item_sql, s.line);
     make_config(dir);
 
     snprintf(want, sizeof want,
@@ -442,7 +360,7 @@ START_TEST(apply_reroutes_live_items)
              s.line);
     ck_assert_int_eq(vocctl(dir, "routing apply --dry-run", out, sizeof out), 0);
     ck_assert_str_eq(out, want);
-    ck_sql(c, item_sql, s.line, before); /* a dry run writes nothing */
+    ts_expect_val(c, item_sql, s.line, before); /* a dry run writes nothing */
     expect_counts(c, "0", "0");
 
     ck_assert_int_eq(vocctl(dir, "routing apply --actor ops-ann", out, sizeof out), 0);
@@ -457,10 +375,8 @@ START_TEST(apply_reroutes_live_items)
 
     seed_free(&s);
     free(before);
-    remove_dir(dir);
-    PQfinish(c);
-    sql_ok(admin, "DROP DATABASE IF EXISTS " TEST_DB " WITH (FORCE)");
-    PQfinish(admin);
+    ts_remove_dir(dir);
+    ts_db_close(&t);
 }
 END_TEST
 
@@ -479,7 +395,7 @@ START_TEST(apply_refuses_a_broken_routing_file)
     ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got: %s", out);
     ck_assert_int_eq(vocctl(dir, "routing", out, sizeof out), 2);
     ck_assert_int_eq(vocctl(dir, "routing apply extra", out, sizeof out), 2);
-    remove_dir(dir);
+    ts_remove_dir(dir);
 }
 END_TEST
 
@@ -507,9 +423,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(suite());
 }

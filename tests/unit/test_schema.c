@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "voc/schema.h"
+#include "testsupport.h"
 
 #define OBJ(props) "{\"type\": \"object\", \"properties\": {" props "}}"
 
@@ -354,7 +355,7 @@ START_TEST(test_shared_between_threads)
 }
 END_TEST
 
-int main(void)
+static Suite *schema_suite(void)
 {
     Suite *suite = suite_create("schema");
     TCase *tc = tcase_create("schema");
@@ -375,9 +376,10 @@ int main(void)
     tcase_add_test(tc, test_embedded_contract);
     tcase_add_test(tc, test_shared_between_threads);
     suite_add_tcase(suite, tc);
-    SRunner *sr = srunner_create(suite);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return suite;
+}
+
+int main(void)
+{
+    return ts_run_suite(schema_suite());
 }

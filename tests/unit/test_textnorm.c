@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testsupport.h"
+
 static struct voc_textnorm *tn;
 
 static void setup(void)
@@ -214,9 +216,5 @@ static Suite *textnorm_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(textnorm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ts_run_suite(textnorm_suite());
 }

@@ -115,7 +115,20 @@ static int db_is_reconnect_state(const char *st)
 {
     return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || /* admin_shutdown */
            strcmp(st, "57P02") == 0 ||                              /* crash_shutdown */
-           strcmp(st, "57P03") == 0;                                /* cannot_connect_now */
+           strcmp(st, "57P03") == 0 ||                              /* cannot_connect_now */
+           strcmp(st, "25006") == 0; /* read_only: we reached a standby after a failover */
+}
+
+/* Conditions of the server, not of our data: wait and try again rather than
+ * stop (design principle 3). */
+static int db_is_transient_state(const char *st)
+{
+    return strcmp(st, "40001") == 0 ||  /* serialization_failure */
+           strcmp(st, "40P01") == 0 ||  /* deadlock_detected */
+           strcmp(st, "40003") == 0 ||  /* statement_completion_unknown */
+           strncmp(st, "53", 2) == 0 || /* insufficient resources: disk full, out of memory */
+           strcmp(st, "57014") == 0 ||  /* query_canceled (statement timeout) */
+           strcmp(st, "55P03") == 0;    /* lock_not_available */
 }
 
 enum voc_db_fault voc_db_fault_of(PGconn *conn, const PGresult *res)
@@ -141,11 +154,24 @@ enum voc_db_fault voc_db_fault_of(PGconn *conn, const PGresult *res)
         return VOC_DB_FATAL; /* a client-side error on a live connection */
     if (db_is_reconnect_state(st))
         return VOC_DB_RECONNECT;
-    if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+    if (db_is_transient_state(st))
         return VOC_DB_RETRY;
     if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0)
         return VOC_DB_BAD_ROW;
     return VOC_DB_FATAL;
+}
+
+void voc_db_describe(PGconn *conn, const PGresult *res, char *out, size_t len)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (msg)
+        snprintf(out, len, "%s (SQLSTATE %s)", msg, state ? state : "none");
+    else
+        snprintf(out, len, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    for (char *p = out; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
 }
 
 int voc_db_exec(PGconn *conn, const char *sql, enum voc_db_fault *fault, char *err, size_t errlen)

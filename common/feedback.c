@@ -133,9 +133,7 @@ static enum voc_db_fault read_chunk(PGconn *conn, struct voc_feedback_row *rows,
         } else if (st != PGRES_PIPELINE_ABORTED && fault == VOC_DB_OK) {
             fault = voc_db_fault_of(conn, res);
             *bad = i;
-            snprintf(err, errlen, "%s (SQLSTATE %s)",
-                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-                     PQresultErrorField(res, PG_DIAG_SQLSTATE));
+            voc_db_describe(conn, res, err, errlen);
         }
         PQclear(res);
         PQclear(PQgetResult(conn)); /* the NULL that ends each query's results */

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "voc/log.h"
 
@@ -137,14 +138,25 @@ int voc_kafka_produce(rd_kafka_t *producer, struct voc_produce_tracker *t, const
     }
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int voc_kafka_wait(rd_kafka_t *producer, struct voc_produce_tracker *t, int timeout_ms)
 {
-    int waited = 0;
-    while (t->pending > 0 && waited < timeout_ms) {
+    long long deadline = now_ms() + timeout_ms;
+    while (t->pending > 0 && now_ms() < deadline)
         rd_kafka_poll(producer, 5);
-        waited += 5;
-    }
-    if (t->pending > 0)
-        return -1;
-    return t->failed;
+    if (t->pending == 0)
+        return t->failed;
+    /* The tracker usually lives on the caller's stack: no delivery report may
+     * arrive after we return. Purge what is still queued or in flight (each
+     * purged message reports, with an error, right here) and wait for all. */
+    rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    while (t->pending > 0)
+        rd_kafka_poll(producer, 5);
+    return -1;
 }

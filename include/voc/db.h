@@ -9,8 +9,10 @@
 /* What a caller should do about a failed statement. */
 enum voc_db_fault {
     VOC_DB_OK,
-    VOC_DB_RECONNECT, /* class 08, or the connection is gone: reconnect and redo the batch */
-    VOC_DB_RETRY,     /* 40001 serialization failure, 40P01 deadlock: redo the transaction */
+    VOC_DB_RECONNECT, /* class 08, shutdown, read-only standby, or the connection is gone:
+                         reconnect and redo the batch */
+    VOC_DB_RETRY,     /* 40001, 40P01, 40003, class 53 (disk full, out of memory), 57014
+                         (statement timeout), 55P03 (lock not available): redo it later */
     VOC_DB_BAD_ROW,   /* class 22 (data exception) or 23 (integrity): that row is bad */
     VOC_DB_FATAL      /* anything else (e.g. 42 undefined table): stop and tell the operator */
 };
@@ -22,6 +24,11 @@ PGconn *voc_db_connect(const char *dsn, const char *app, char *err, size_t errle
 
 /* Classifies a result (NULL result counts as a lost connection). */
 enum voc_db_fault voc_db_fault_of(PGconn *conn, const PGresult *res);
+
+/* Describes a failure in one line: "<primary message> (SQLSTATE xxxxx)", or
+ * libpq's own message when the server sent none. Never DETAIL or CONTEXT:
+ * they quote row values, i.e. customer data, into logs and dead letters. */
+void voc_db_describe(PGconn *conn, const PGresult *res, char *out, size_t len);
 
 /* Runs a parameterless statement (BEGIN, COMMIT, SET ...). Returns 0, or -1
  * with err filled and *fault set (fault may be NULL). */

@@ -26,7 +26,10 @@ rd_kafka_t *voc_kafka_consumer_new(const struct voc_config *cfg, const char *gro
 
 /* Produces and waits until every message is acknowledged or timeout_ms passes.
  * Returns the number of messages that failed (0 = all delivered), -1 on a
- * timeout. Used where a batch must not be acknowledged before its output is. */
+ * timeout, after purging what was still pending, so that no delivery report
+ * can reach the tracker once voc_kafka_wait() has returned. Used where a batch
+ * must not be acknowledged before its output is. One batch at a time per
+ * producer: the purge covers every message of the producer. */
 struct voc_produce_tracker {
     int pending;
     int failed;

@@ -27,8 +27,11 @@ struct aggregate {
     struct agg_db db;
     struct agg_event *events;
     struct agg_touched *touched;
-    char (*reasons)[200]; /* why events[i] will be dead-lettered */
+    struct agg_touched *parents; /* line items above touched classroom items */
+    char (*reasons)[200];        /* why events[i] will be dead-lettered */
     size_t ntouched, cap;
+    bool isolate; /* after a data error: each event under a savepoint */
+    unsigned batch_counted, batch_opened;
     unsigned long long consumed, counted, opened, deadlettered;
     long long last_relay_ms, last_totals_ms;
 };
@@ -63,11 +66,12 @@ struct aggregate *aggregate_new(const struct voc_config *cfg, rd_kafka_t *produc
     a->cap = (size_t)cfg->aggregate.batch_size;
     a->events = calloc(a->cap, sizeof *a->events);
     a->touched = calloc(a->cap, sizeof *a->touched);
+    a->parents = calloc(a->cap, sizeof *a->parents);
     a->reasons = calloc(a->cap, sizeof *a->reasons);
     a->routing = load_routing(cfg->routing_path);
     if (!a->routing)
         *bad_config = 1;
-    if (!a->events || !a->touched || !a->reasons || !a->routing) {
+    if (!a->events || !a->touched || !a->parents || !a->reasons || !a->routing) {
         aggregate_free(a);
         return NULL;
     }
@@ -86,6 +90,7 @@ void aggregate_free(struct aggregate *a)
         json_decref(a->events[i].root);
     free(a->events);
     free(a->touched);
+    free(a->parents);
     free(a->reasons);
     voc_routing_free(a->routing);
     free(a);
@@ -187,7 +192,7 @@ static int count_event(struct aggregate *a, const struct agg_event *ev)
             return -1;
         opened = true;
         how = "founder";
-        a->opened++;
+        a->batch_opened++;
     }
     if (itemdb_add_occurrence(&a->db, item, ev, how, sim) < 0)
         return -1;
@@ -206,6 +211,73 @@ static bool seen_earlier(struct aggregate *a, size_t i)
         if (a->events[j].root && strcmp(a->events[j].event_id, a->events[i].event_id) == 0)
             return true;
     return false;
+}
+
+static int savepoint(struct aggregate *a, const char *sql)
+{
+    return voc_db_exec(a->db.conn, sql, &a->db.fault, a->db.err, sizeof a->db.err);
+}
+
+/* Counts events[i]. In isolation mode (after a batch failed on a data
+ * error), the event runs under a savepoint: if Postgres refuses it (SQLSTATE
+ * class 22 or 23), only it is rolled back and it is dead-lettered with the
+ * reason, and the rest of the batch goes on. */
+static int count_isolated(struct aggregate *a, size_t i)
+{
+    struct agg_event *ev = &a->events[i];
+    if (!a->isolate) {
+        if (count_event(a, ev) < 0)
+            return -1;
+        a->batch_counted++;
+        return 0;
+    }
+    if (savepoint(a, "SAVEPOINT agg_event") < 0)
+        return -1;
+    unsigned opened = a->batch_opened;
+    if (count_event(a, ev) == 0) {
+        a->batch_counted++;
+        return savepoint(a, "RELEASE SAVEPOINT agg_event");
+    }
+    if (a->db.fault != VOC_DB_BAD_ROW)
+        return -1;
+    snprintf(a->reasons[i], sizeof a->reasons[i], "postgres refused the event: %s", a->db.err);
+    json_decref(ev->root);
+    ev->root = NULL; /* dead-lettered after the commit */
+    a->batch_opened = opened;
+    a->db.fault = VOC_DB_OK;
+    return savepoint(a, "ROLLBACK TO SAVEPOINT agg_event");
+}
+
+/* Settles every touched item, then the line items above them (after their
+ * children, so their counts include the batch). A line item also touched
+ * directly is settled in both rounds: each round reports its own additions. */
+static int settle_all(struct aggregate *a)
+{
+    size_t nparents = 0;
+    for (size_t i = 0; i < a->ntouched; i++) {
+        struct agg_touched parent;
+        if (itemdb_settle(&a->db, &a->touched[i], &parent) < 0)
+            return -1;
+        if (!parent.id)
+            continue;
+        size_t p = 0;
+        while (p < nparents && a->parents[p].id != parent.id)
+            p++;
+        if (p == nparents)
+            a->parents[nparents++] = parent;
+        else {
+            a->parents[p].added += parent.added;
+            a->parents[p].opened |= parent.opened;
+            if (parent.max_severity > a->parents[p].max_severity)
+                a->parents[p].max_severity = parent.max_severity;
+        }
+    }
+    for (size_t p = 0; p < nparents; p++) {
+        struct agg_touched none;
+        if (itemdb_settle(&a->db, &a->parents[p], &none) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* The batch's transaction body: everything between BEGIN and COMMIT. */
@@ -227,13 +299,11 @@ static int batch_body(struct aggregate *a, size_t n)
         if (!ev->root || counted[i] || strcmp(ev->sentiment, "complaint") != 0 ||
             seen_earlier(a, i))
             continue;
-        if (count_event(a, ev) < 0)
+        if (count_isolated(a, i) < 0)
             goto done;
-        a->counted++;
     }
-    for (size_t i = 0; i < a->ntouched; i++)
-        if (itemdb_settle(&a->db, &a->touched[i]) < 0)
-            goto done;
+    if (settle_all(a) < 0)
+        goto done;
     rc = 0;
 done:
     free(ids);
@@ -270,7 +340,11 @@ static enum voc_batch_result after_fault(struct aggregate *a)
         a->db.conn = NULL;
         return VOC_BATCH_RETRY;
     case VOC_DB_RETRY:
-    case VOC_DB_BAD_ROW: /* 23505 on the live-fingerprint index: a rebalance race; redo */
+        return VOC_BATCH_RETRY;
+    case VOC_DB_BAD_ROW:
+        /* Redo the batch one event at a time to find and dead-letter the one
+         * Postgres refuses (a 23505 from a rebalance race simply succeeds). */
+        a->isolate = true;
         return VOC_BATCH_RETRY;
     default:
         return VOC_BATCH_FATAL;
@@ -280,6 +354,7 @@ static enum voc_batch_result after_fault(struct aggregate *a)
 static int run_transaction(struct aggregate *a, size_t n)
 {
     a->db.fault = VOC_DB_OK;
+    a->batch_counted = a->batch_opened = 0;
     if (ensure_connected(a) < 0)
         return -1;
     if (voc_db_exec(a->db.conn, "BEGIN", &a->db.fault, a->db.err, sizeof a->db.err) < 0 ||
@@ -338,6 +413,9 @@ static enum voc_batch_result process(void *ctx, rd_kafka_message_t **msgs, size_
         result = VOC_BATCH_RETRY;
     if (result == VOC_BATCH_DONE) {
         a->consumed += n;
+        a->counted += a->batch_counted;
+        a->opened += a->batch_opened;
+        a->isolate = false;
         relay(a);
     }
 done:

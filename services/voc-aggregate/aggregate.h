@@ -50,6 +50,12 @@ PGresult *agg_q(struct agg_db *db, const char *sql, int n, const char *const *va
 int agg_exec(struct agg_db *db, const char *sql, int n, const char *const *vals);
 /* Maps a voc_item_* return code (which sets db->fault/err itself) to 0/-1. */
 int agg_item_call(struct agg_db *db, int rc);
+/* Audits a change by voc-aggregate; the data is built by json_pack(fmt, ...)
+ * (fmt NULL: no data), so no value can break the JSON. 0 or -1. */
+int agg_audit(struct agg_db *db, long long id, const char *kind, const char *reason,
+              const char *fmt, ...);
+/* Writes the item's "item.<what>" event to the outbox. 0 or -1. */
+int agg_publish(struct agg_db *db, long long id, const char *what);
 const char *agg_severity_name(int rank);
 
 /* itemdb.c. Each returns 0, or -1 with db->fault/err set. */
@@ -69,10 +75,14 @@ int itemdb_add_occurrence(struct agg_db *db, long long item_id, const struct agg
                           const char *how, double similarity);
 /* settle.c: after the batch's occurrences, per touched item: counts,
  * severity, re-routing, title, audit and outbox events, roll-up. */
-int itemdb_settle(struct agg_db *db, const struct agg_touched *t);
+/* *parent receives the item's line item (id 0 if none), to be settled too. */
+int itemdb_settle(struct agg_db *db, const struct agg_touched *t, struct agg_touched *parent);
 
 /* rollup.c: links classroom items of one line under a line item. */
-int rollup_line_item(struct agg_db *db, long long child_id);
+/* When enough classroom items of child's line are live: finds or opens the
+ * line item (*opened says which) and links them under it. *parent stays 0
+ * below the threshold. */
+int rollup_line_item(struct agg_db *db, long long child_id, long long *parent, bool *opened);
 int rollup_recount_parent(struct agg_db *db, long long parent_id);
 
 #endif

@@ -1,5 +1,6 @@
 /* The SQL of voc-aggregate. Every statement runs inside the batch's
  * transaction (aggregate.c opens and commits it) and is parameterised. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ PGresult *agg_q(struct agg_db *db, const char *sql, int n, const char *const *va
     db->fault = voc_db_fault_of(db->conn, r);
     if (db->fault == VOC_DB_OK)
         db->fault = VOC_DB_FATAL;
-    snprintf(db->err, sizeof db->err, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    voc_db_describe(db->conn, r, db->err, sizeof db->err);
     PQclear(r);
     return NULL;
 }
@@ -61,6 +62,34 @@ int agg_item_call(struct agg_db *db, int rc)
     /* voc_item_* functions set db->fault and db->err themselves. */
     (void)db;
     return rc == 0 ? 0 : -1;
+}
+
+int agg_audit(struct agg_db *db, long long id, const char *kind, const char *reason,
+              const char *fmt, ...)
+{
+    char *data = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        json_t *j = json_vpack_ex(NULL, 0, fmt, ap);
+        va_end(ap);
+        data = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!data) {
+            db->fault = VOC_DB_RETRY; /* out of memory */
+            snprintf(db->err, sizeof db->err, "cannot build the audit data");
+            return -1;
+        }
+    }
+    int rc = voc_item_audit(db->conn, id, kind, "voc-aggregate", reason, data, &db->fault, db->err,
+                            sizeof db->err);
+    free(data);
+    return rc == 0 ? 0 : -1;
+}
+
+int agg_publish(struct agg_db *db, long long id, const char *what)
+{
+    return voc_item_publish(db->conn, id, what, &db->fault, db->err, sizeof db->err) == 0 ? 0 : -1;
 }
 
 int itemdb_counted(struct agg_db *db, const char *const *event_ids, int n, bool *counted)
@@ -109,17 +138,14 @@ static int decide_done(struct agg_db *db, const char *state, bool after, bool wi
     }
     snprintf(id, sizeof id, "%lld", *item_id);
     const char *vals[] = {id};
-    if (agg_exec(
-            db, "UPDATE voc.item SET state = 'regressed', updated_at = now() WHERE id = $1::bigint",
-            1, vals) < 0)
-        return -1;
-    char data[96];
-    snprintf(data, sizeof data, "{\"from\":\"%s\",\"to\":\"regressed\"}", state);
-    if (agg_item_call(db, voc_item_audit(db->conn, *item_id, "regressed", "voc-aggregate",
-                                         "a new occurrence after resolution, within the window",
-                                         data, &db->fault, db->err, sizeof db->err)) < 0 ||
-        agg_item_call(db, voc_item_publish(db->conn, *item_id, "regressed", &db->fault, db->err,
-                                           sizeof db->err)) < 0)
+    /* Live again: resolved_at is cleared, as every reopening does. */
+    if (agg_exec(db,
+                 "UPDATE voc.item SET state = 'regressed', resolved_at = NULL, updated_at = now()"
+                 " WHERE id = $1::bigint",
+                 1, vals) < 0 ||
+        agg_audit(db, *item_id, "regressed", "a new occurrence after resolution, within the window",
+                  "{s:s, s:s}", "from", state, "to", "regressed") < 0 ||
+        agg_publish(db, *item_id, "regressed") < 0)
         return -1;
     *how = "regression";
     return 0;
@@ -271,23 +297,15 @@ static char *bytea_hex(const struct voc_signature *sig)
     return hex;
 }
 
-static void text_array(const char *const *items, char *out, size_t outlen)
+/* The escalation chain as a JSON array: Postgres turns it into text[]. */
+static char *escalation_json(const char *const *chain)
 {
-    size_t o = 0;
-    out[o++] = '{';
-    for (size_t i = 0; items && items[i] && o + 4 < outlen; i++) {
-        if (i)
-            out[o++] = ',';
-        out[o++] = '"';
-        for (const char *p = items[i]; *p && o + 3 < outlen; p++) {
-            if (*p == '"' || *p == '\\')
-                out[o++] = '\\';
-            out[o++] = *p;
-        }
-        out[o++] = '"';
-    }
-    out[o++] = '}';
-    out[o] = '\0';
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && chain && chain[i]; i++)
+        json_array_append_new(arr, json_string(chain[i]));
+    char *out = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return out;
 }
 
 /* The first 80 characters of the text (never cutting a UTF-8 sequence). */
@@ -327,15 +345,14 @@ static int store_bands(struct agg_db *db, const char *id, const struct voc_signa
                     2, vals);
 }
 
+/* The audit trail of a new item. Its outbox events wait for itemdb_settle(),
+ * so that item.opened carries the counts of the batch that opened it. */
 static int audit_new(struct agg_db *db, long long id, const struct voc_route *route,
                      const char *match_rule, long long link_to)
 {
-    char data[256], idtxt[24], linktxt[24];
-    snprintf(data, sizeof data, "{\"match_rule\":\"%s\",\"department\":\"%s\"}", match_rule,
-             route->department);
-    if (agg_item_call(db,
-                      voc_item_audit(db->conn, id, "opened", "voc-aggregate", "first occurrence",
-                                     data, &db->fault, db->err, sizeof db->err)) < 0)
+    char idtxt[24], linktxt[24];
+    if (agg_audit(db, id, "opened", "first occurrence", "{s:s, s:s}", "match_rule", match_rule,
+                  "department", route->department) < 0)
         return -1;
     if (link_to) {
         snprintf(idtxt, sizeof idtxt, "%lld", id);
@@ -345,23 +362,14 @@ static int audit_new(struct agg_db *db, long long id, const struct voc_route *ro
                      "INSERT INTO voc.item_link (from_item, to_item, kind)"
                      " VALUES ($1::bigint, $2::bigint, 'regression_of') ON CONFLICT DO NOTHING",
                      2, vals) < 0 ||
-            agg_item_call(db,
-                          voc_item_audit(db->conn, id, "linked", "voc-aggregate",
-                                         "recurred after the regression window of a resolved item",
-                                         NULL, &db->fault, db->err, sizeof db->err)) < 0)
+            agg_audit(db, id, "linked", "recurred after the regression window of a resolved item",
+                      "{s:I}", "regression_of", (json_int_t)link_to) < 0)
             return -1;
     }
     if (route->triage &&
-        agg_item_call(db, voc_item_audit(db->conn, id, "routed", "voc-aggregate",
-                                         "no routing rule matched: sent to triage", NULL,
-                                         &db->fault, db->err, sizeof db->err)) < 0)
+        agg_audit(db, id, "routed", "no routing rule matched: sent to triage", NULL) < 0)
         return -1;
-    if (agg_item_call(
-            db, voc_item_publish(db->conn, id, "opened", &db->fault, db->err, sizeof db->err)) < 0)
-        return -1;
-    return route->triage ? agg_item_call(db, voc_item_publish(db->conn, id, "routed", &db->fault,
-                                                              db->err, sizeof db->err))
-                         : 0;
+    return 0;
 }
 
 int itemdb_open(struct agg_db *db, const struct agg_event *ev, const char *fingerprint,
@@ -369,13 +377,16 @@ int itemdb_open(struct agg_db *db, const struct agg_event *ev, const char *finge
                 long long link_to, long long *item_id)
 {
     struct voc_route route;
-    char title[400], escalation[512];
+    char title[400];
     voc_route(db->routing, ev->dimension, ev->category, entity, ev->severity, &route);
     make_title(ev, entity, title, sizeof title);
-    text_array(route.escalation, escalation, sizeof escalation);
+    char *escalation = escalation_json(route.escalation);
     char *sighex = sig->empty ? NULL : bytea_hex(sig);
-    if (!sig->empty && !sighex)
+    if (!escalation || (!sig->empty && !sighex)) {
+        free(escalation);
+        free(sighex);
         return -1;
+    }
     const char *vals[] = {
         fingerprint,  ev->dimension,     ev->category,     entity,
         title,        ev->severity,      route.department, route.owner,
@@ -386,10 +397,12 @@ int itemdb_open(struct agg_db *db, const struct agg_event *ev, const char *finge
               "INSERT INTO voc.item (fingerprint, dimension, category, entity, title,"
               " severity, department, owner, notify, escalation, routing_rule,"
               " routing_version, match_rule, match_version, signatures, first_seen,"
-              " last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11,"
+              " last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+              " ARRAY(SELECT jsonb_array_elements_text($10::jsonb)), $11,"
               " $12, $13, $14, $15::bytea, $16::timestamptz, $16::timestamptz) RETURNING id",
               16, vals, PGRES_TUPLES_OK);
     free(sighex);
+    free(escalation);
     if (!r)
         return -1;
     *item_id = atoll(PQgetvalue(r, 0, 0));

@@ -33,7 +33,8 @@ int rollup_recount_parent(struct agg_db *db, long long parent_id)
 }
 
 /* Finds the live line item for prefix, or opens it. */
-static int line_item(struct agg_db *db, const char *prefix, PGresult *child, long long *parent)
+static int line_item(struct agg_db *db, const char *prefix, PGresult *child, long long *parent,
+                     bool *opened)
 {
     const char *vals[] = {prefix};
     PGresult *r = agg_q(db, "SELECT id FROM voc.item WHERE fingerprint = $1 AND " LIVE " LIMIT 1",
@@ -49,6 +50,7 @@ static int line_item(struct agg_db *db, const char *prefix, PGresult *child, lon
                            .severity = PQgetvalue(child, 0, 3),
                            .occurred_at = PQgetvalue(child, 0, 4)};
     struct voc_signature none = {.empty = 1};
+    *opened = true;
     return itemdb_open(db, &ev, prefix, PQgetvalue(child, 0, 2), &none, "rollup", 0, parent);
 }
 
@@ -73,18 +75,16 @@ static int link_children(struct agg_db *db, const char *prefix, long long parent
                       " VALUES ($1::bigint, $2::bigint, 'child_of') ON CONFLICT DO NOTHING",
                       2, link);
         if (rc == 0)
-            rc = agg_item_call(db, voc_item_audit(db->conn, child, "linked", "voc-aggregate",
-                                                  "rolled up under its network line item", NULL,
-                                                  &db->fault, db->err, sizeof db->err));
+            rc = agg_audit(db, child, "linked", "rolled up under its network line item", "{s:I}",
+                           "parent", (json_int_t)parent);
         if (rc == 0)
-            rc = agg_item_call(db, voc_item_publish(db->conn, child, "linked", &db->fault, db->err,
-                                                    sizeof db->err));
+            rc = agg_publish(db, child, "linked");
     }
     PQclear(r);
     return rc;
 }
 
-int rollup_line_item(struct agg_db *db, long long child_id)
+int rollup_line_item(struct agg_db *db, long long child_id, long long *parent_out, bool *opened)
 {
     char id[24];
     snprintf(id, sizeof id, "%lld", child_id);
@@ -110,13 +110,13 @@ int rollup_line_item(struct agg_db *db, long long child_id)
         return -1;
     }
     long long parent = 0;
+    *opened = false;
     if (room && atoll(PQgetvalue(n, 0, 0)) >= db->cfg->rollup_min_classrooms) {
-        rc = line_item(db, prefix, child, &parent);
+        rc = line_item(db, prefix, child, &parent, opened);
         if (rc == 0)
             rc = link_children(db, prefix, parent);
-        if (rc == 0)
-            rc = rollup_recount_parent(db, parent);
     }
+    *parent_out = parent;
     PQclear(n);
     PQclear(child);
     return rc;

@@ -38,17 +38,11 @@ static int reroute(struct agg_db *db, long long id, const char *idtxt, PGresult 
                  "UPDATE voc.item SET department = $2, owner = $3, notify = $4,"
                  " routing_rule = $5, routing_version = $6, updated_at = now()"
                  " WHERE id = $1::bigint",
-                 6, vals) < 0)
+                 6, vals) < 0 ||
+        agg_audit(db, id, "routed", "severity changed the route", "{s:s, s:s, s:s}", "from",
+                  PQgetvalue(row, 0, 6), "to", route.department, "rule", route.rule) < 0)
         return -1;
-    char data[256];
-    snprintf(data, sizeof data, "{\"from\":\"%s\",\"to\":\"%s\",\"rule\":\"%s\"}",
-             PQgetvalue(row, 0, 6), route.department, route.rule);
-    if (agg_item_call(db, voc_item_audit(db->conn, id, "routed", "voc-aggregate",
-                                         "severity changed the route", data, &db->fault, db->err,
-                                         sizeof db->err)) < 0)
-        return -1;
-    return agg_item_call(
-        db, voc_item_publish(db->conn, id, "routed", &db->fault, db->err, sizeof db->err));
+    return agg_publish(db, id, "routed");
 }
 
 static int raise_severity(struct agg_db *db, long long id, const char *idtxt, PGresult *row,
@@ -56,14 +50,9 @@ static int raise_severity(struct agg_db *db, long long id, const char *idtxt, PG
 {
     const char *vals[] = {idtxt, agg_severity_name(to)};
     if (agg_exec(db, "UPDATE voc.item SET severity = $2, updated_at = now() WHERE id = $1::bigint",
-                 2, vals) < 0)
-        return -1;
-    char data[96];
-    snprintf(data, sizeof data, "{\"from\":\"%s\",\"to\":\"%s\"}", agg_severity_name(from),
-             agg_severity_name(to));
-    if (agg_item_call(db, voc_item_audit(db->conn, id, "severity_changed", "voc-aggregate",
-                                         "volume, customer tier or keywords", data, &db->fault,
-                                         db->err, sizeof db->err)) < 0)
+                 2, vals) < 0 ||
+        agg_audit(db, id, "severity_changed", "volume, customer tier or keywords", "{s:s, s:s}",
+                  "from", agg_severity_name(from), "to", agg_severity_name(to)) < 0)
         return -1;
     return reroute(db, id, idtxt, row, to);
 }
@@ -125,10 +114,28 @@ static int recount(struct agg_db *db, long long id, const char *idtxt)
     return agg_item_call(db, voc_item_recount(db->conn, id, &db->fault, db->err, sizeof db->err));
 }
 
-int itemdb_settle(struct agg_db *db, const struct agg_touched *t)
+/* The outbox events of the batch, once counts and severity are final: a new
+ * item goes out as item.opened (and item.routed when triage must hear of it),
+ * an existing one as item.recurred. */
+static int announce(struct agg_db *db, const struct agg_touched *t, const char *routing_rule)
+{
+    if (t->opened) {
+        if (agg_publish(db, t->id, "opened") < 0)
+            return -1;
+        return strcmp(routing_rule, "triage") == 0 ? agg_publish(db, t->id, "routed") : 0;
+    }
+    if (t->added == 0)
+        return 0;
+    if (agg_audit(db, t->id, "recurred", "new occurrences", "{s:i}", "added", t->added) < 0)
+        return -1;
+    return agg_publish(db, t->id, "recurred");
+}
+
+int itemdb_settle(struct agg_db *db, const struct agg_touched *t, struct agg_touched *parent)
 {
     char idtxt[24];
     snprintf(idtxt, sizeof idtxt, "%lld", t->id);
+    memset(parent, 0, sizeof *parent);
     if (recount(db, t->id, idtxt) < 0)
         return -1;
     const char *vals[] = {idtxt};
@@ -148,23 +155,21 @@ int itemdb_settle(struct agg_db *db, const struct agg_touched *t)
         rc = raise_severity(db, t->id, idtxt, row, stored, sev);
     if (rc == 0)
         rc = retitle(db, idtxt, PQgetvalue(row, 0, 7), PQgetvalue(row, 0, 8));
-    if (rc == 0 && !t->opened && t->added > 0) {
-        char data[64];
-        snprintf(data, sizeof data, "{\"added\":%d}", t->added);
-        rc = agg_item_call(db, voc_item_audit(db->conn, t->id, "recurred", "voc-aggregate",
-                                              "new occurrences", data, &db->fault, db->err,
-                                              sizeof db->err));
-        if (rc == 0)
-            rc = agg_item_call(db, voc_item_publish(db->conn, t->id, "recurred", &db->fault,
-                                                    db->err, sizeof db->err));
-    }
-    long long parent = atoll(PQgetvalue(row, 0, 10));
+    if (rc == 0)
+        rc = announce(db, t, PQgetvalue(row, 0, 9));
+    long long parent_id = atoll(PQgetvalue(row, 0, 10));
     bool classroom_child = strcmp(PQgetvalue(row, 0, 3), "line") == 0 &&
                            strstr(PQgetvalue(row, 0, 11), ":room:") != NULL;
     PQclear(row);
-    if (rc == 0 && classroom_child && !parent)
-        rc = rollup_line_item(db, t->id);
-    else if (rc == 0 && parent)
-        rc = rollup_recount_parent(db, parent);
+    bool opened = false;
+    if (rc == 0 && classroom_child && !parent_id)
+        rc = rollup_line_item(db, t->id, &parent_id, &opened);
+    /* The line item is settled after its children, in the same batch. */
+    if (rc == 0 && parent_id) {
+        parent->id = parent_id;
+        parent->added = t->added;
+        parent->max_severity = t->max_severity;
+        parent->opened = opened;
+    }
     return rc;
 }

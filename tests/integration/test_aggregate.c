@@ -98,6 +98,10 @@ START_TEST(fifty_paraphrases_from_thirty_customers_make_one_owned_item_and_repla
                                 " AND published_at IS NOT NULL",
                                 1, 20000),
                      1);
+    /* It went out after its batch was counted, not as an empty shell. */
+    ck_assert_int_ge(h_query_ll(&env, "SELECT (payload->>'occurrences')::int FROM voc.outbox"
+                                      " WHERE type = 'item.opened'"),
+                     1);
     /* Replay the whole stream: nothing may change. */
     long long audit_before = h_query_ll(&env, "SELECT count(*) FROM voc.item_event");
     publish(&env, path);
@@ -177,6 +181,43 @@ START_TEST(a_complaint_after_resolution_reopens_the_item_once)
         h_query_ll(&env, "SELECT count(*) FROM voc.item_event WHERE kind = 'regressed'"), 1);
     ck_assert_int_eq(h_query_ll(&env, "SELECT count(*) FROM voc.item"), 1);
     stop_pipeline(ingest, aggregate);
+    h_teardown(&env);
+}
+END_TEST
+
+START_TEST(a_classified_event_postgres_refuses_is_deadlettered_and_its_batch_counted)
+{
+    struct h_env env;
+    char path[512];
+    h_setup(&env, "aggbad");
+    /* Straight onto voc.classified, one customer so one partition and one
+     * batch: 30 February passes every check but Postgres's (SQLSTATE 22008). */
+    snprintf(path, sizeof path, "%s/classified.ndjson", env.workdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    const char *days[] = {"2026-11-20", "2026-02-30", "2026-11-21"};
+    for (int i = 0; i < 3; i++)
+        fprintf(f,
+                "{\"event_id\":\"cls-%d\",\"type\":\"complaint\",\"occurred_at\":"
+                "\"%sT10:00:00Z\",\"source\":\"app\",\"customer\":{\"id\":\"c1\"},"
+                "\"text\":\"退款一直没到账\",\"text_norm\":\"退款一直没到账\","
+                "\"classification\":{\"dimension\":\"product\",\"category\":\"refund\","
+                "\"severity\":\"high\",\"sentiment\":\"complaint\",\"rule\":\"test\","
+                "\"taxonomy_version\":\"t\"}}\n",
+                i, days[i]);
+    fclose(f);
+    pid_t aggregate = h_start(&env, "voc-aggregate", (char *)NULL);
+    ck_assert_int_eq(h_vocctl(&env, "publish", "voc.classified", path, (char *)NULL), 0);
+    ck_assert_int_eq(h_wait_for(&env, COUNT_OCC, 2, 60000), 2);
+    char **recs;
+    size_t got = h_read_topic(&env, "voc.deadletter", 1, 30000, &recs);
+    ck_assert_uint_eq(got, 1);
+    ck_assert_msg(strstr(recs[0], "22008") && strstr(recs[0], "cls-1"), "record: %s", recs[0]);
+    h_free_strv(recs, got);
+    ck_assert_int_eq(h_query_ll(&env, "SELECT count(*) FROM voc.item_occurrence"
+                                      " WHERE event_id IN ('cls-0', 'cls-2')"),
+                     2);
+    ck_assert_int_eq(h_stop(aggregate, SIGTERM, 20000), 0);
     h_teardown(&env);
 }
 END_TEST
@@ -288,6 +329,7 @@ int main(void)
     tcase_add_test(
         tc, fifty_paraphrases_from_thirty_customers_make_one_owned_item_and_replay_changes_nothing);
     tcase_add_test(tc, two_different_problems_never_share_an_item);
+    tcase_add_test(tc, a_classified_event_postgres_refuses_is_deadlettered_and_its_batch_counted);
     tcase_add_test(tc, a_complaint_after_resolution_reopens_the_item_once);
     tcase_add_test(tc, stalls_in_three_classrooms_on_one_line_roll_up_under_a_line_item);
     tcase_add_test(tc, two_instances_make_the_same_items_as_one);

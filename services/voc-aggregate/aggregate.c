@@ -177,7 +177,7 @@ static int count_event(struct aggregate *a, const struct agg_event *ev)
     bool opened = false;
     /* A paraphrase that joined but is not a near-copy widens the item's reach. */
     if (item && !sig.empty && strcmp(how, "minhash") == 0 && sim < 0.9 &&
-        itemdb_add_member(&a->db, item, &sig) < 0)
+        itemdb_add_member(&a->db, item, ev, &sig) < 0)
         return -1;
     if (!item) {
         char text_fp[512];

@@ -70,7 +70,8 @@ int itemdb_open(struct agg_db *db, const struct agg_event *ev, const char *finge
                 long long link_to, long long *item_id);
 /* Adds sig as a member of a text item (while it has fewer than five), so
  * later paraphrases close to this one find the item too. */
-int itemdb_add_member(struct agg_db *db, long long item_id, const struct voc_signature *sig);
+int itemdb_add_member(struct agg_db *db, long long item_id, const struct agg_event *ev,
+                      const struct voc_signature *sig);
 int itemdb_add_occurrence(struct agg_db *db, long long item_id, const struct agg_event *ev,
                           const char *how, double similarity);
 /* settle.c: after the batch's occurrences, per touched item: counts,

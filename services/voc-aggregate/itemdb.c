@@ -208,19 +208,49 @@ static double member_similarity(const struct voc_signature *sig, const unsigned 
 
 /* Near-duplicate candidates share an LSH band; the best one at or above the
  * threshold wins, live items before done ones. */
+/* Locks the chosen item's row for the rest of the batch, so a concurrent
+ * merge cannot move it under us (only the winner: candidates stay unlocked). */
+static int lock_item(struct agg_db *db, long long id)
+{
+    char idtxt[24];
+    snprintf(idtxt, sizeof idtxt, "%lld", id);
+    const char *vals[] = {idtxt};
+    PGresult *r = agg_q(db, "SELECT 1 FROM voc.item WHERE id = $1::bigint FOR UPDATE", 1, vals,
+                        PGRES_TUPLES_OK);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* The LSH band hashes of sig as a Postgres bigint[] literal, scoped to one
+ * dimension/category: mixing the group into every hash means a lookup only
+ * ever meets candidates of its own category (the text rule never compares
+ * across categories), instead of fetching look-alikes of every category. */
+static void band_list(const struct voc_signature *sig, const char *dimension, const char *category,
+                      char *out, size_t len)
+{
+    int64_t bands[VOC_MATCH_BANDS];
+    uint64_t scope = 1469598103934665603ULL; /* FNV-1a over "dimension/category" */
+    for (const char *p = dimension; *p; p++)
+        scope = (scope ^ (unsigned char)*p) * 1099511628211ULL;
+    scope = (scope ^ '/') * 1099511628211ULL;
+    for (const char *p = category; *p; p++)
+        scope = (scope ^ (unsigned char)*p) * 1099511628211ULL;
+    voc_match_bands(sig, bands);
+    size_t o = 0;
+    out[o++] = '{';
+    for (int b = 0; b < VOC_MATCH_BANDS; b++) {
+        int64_t h = (int64_t)(((uint64_t)bands[b] ^ scope) & INT64_MAX);
+        o += (size_t)snprintf(out + o, len - o, "%s%lld", b ? "," : "", (long long)h);
+    }
+    snprintf(out + o, len - o, "}");
+}
+
 static int match_text(struct agg_db *db, const struct agg_event *ev,
                       const struct voc_signature *sig, long long *item_id, long long *link_to,
                       const char **how, double *sim)
 {
-    int64_t bands[VOC_MATCH_BANDS];
     char list[VOC_MATCH_BANDS * 24 + 4], hours[24];
-    size_t o = 0;
-    voc_match_bands(sig, bands);
-    list[o++] = '{';
-    for (int b = 0; b < VOC_MATCH_BANDS; b++)
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s%lld", b ? "," : "",
-                              (long long)bands[b]);
-    snprintf(list + o, sizeof list - o, "}");
+    band_list(sig, ev->dimension, ev->category, list, sizeof list);
     snprintf(hours, sizeof hours, "%lld", db->cfg->regression_window_h);
     const char *vals[] = {list, ev->dimension, ev->category, ev->occurred_at, hours};
     PGresult *r =
@@ -232,7 +262,7 @@ static int match_text(struct agg_db *db, const struct agg_event *ev,
               "  unnest($1::bigint[]) WITH ORDINALITY AS u(hash, band)"
               "  WHERE b.band = u.band - 1 AND b.hash = u.hash)"
               " AND i.dimension = $2 AND i.category = $3 AND i.entity IS NULL"
-              " AND t.merged_into IS NULL FOR UPDATE OF t",
+              " AND t.merged_into IS NULL",
               5, vals, PGRES_TUPLES_OK);
     if (!r)
         return -1;
@@ -260,7 +290,8 @@ static int match_text(struct agg_db *db, const struct agg_event *ev,
     if (best >= 0) {
         *item_id = atoll(PQgetvalue(r, best, 0));
         *sim = best_sim;
-        if (!best_live)
+        rc = lock_item(db, *item_id);
+        if (rc == 0 && !best_live)
             rc = decide_done(db, PQgetvalue(r, best, 1), PQgetvalue(r, best, 3)[0] == 't',
                              PQgetvalue(r, best, 4)[0] == 't', item_id, link_to, how);
     }
@@ -326,17 +357,11 @@ static void make_title(const struct agg_event *ev, const char *entity, char *out
     snprintf(out, outlen, "%.*s", (int)i, ev->text);
 }
 
-static int store_bands(struct agg_db *db, const char *id, const struct voc_signature *sig)
+static int store_bands(struct agg_db *db, const char *id, const struct agg_event *ev,
+                       const struct voc_signature *sig)
 {
-    int64_t bands[VOC_MATCH_BANDS];
     char list[VOC_MATCH_BANDS * 24 + 4];
-    size_t o = 0;
-    voc_match_bands(sig, bands);
-    list[o++] = '{';
-    for (int b = 0; b < VOC_MATCH_BANDS; b++)
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s%lld", b ? "," : "",
-                              (long long)bands[b]);
-    snprintf(list + o, sizeof list - o, "}");
+    band_list(sig, ev->dimension, ev->category, list, sizeof list);
     const char *vals[] = {id, list};
     return agg_exec(db,
                     "INSERT INTO voc.item_band (item_id, band, hash) SELECT $1::bigint, u.band - 1,"
@@ -408,7 +433,7 @@ int itemdb_open(struct agg_db *db, const struct agg_event *ev, const char *finge
     *item_id = atoll(PQgetvalue(r, 0, 0));
     int rc = 0;
     if (!entity && !sig->empty)
-        rc = store_bands(db, PQgetvalue(r, 0, 0), sig);
+        rc = store_bands(db, PQgetvalue(r, 0, 0), ev, sig);
     PQclear(r);
     if (rc == 0)
         rc = audit_new(db, *item_id, &route, match_rule, link_to);
@@ -443,7 +468,8 @@ int itemdb_add_occurrence(struct agg_db *db, long long item_id, const struct agg
                     2, smp);
 }
 
-int itemdb_add_member(struct agg_db *db, long long item_id, const struct voc_signature *sig)
+int itemdb_add_member(struct agg_db *db, long long item_id, const struct agg_event *ev,
+                      const struct voc_signature *sig)
 {
     char id[24], max[24];
     char *hex = bytea_hex(sig);
@@ -459,7 +485,7 @@ int itemdb_add_member(struct agg_db *db, long long item_id, const struct voc_sig
     free(hex);
     if (!r)
         return -1;
-    int rc = PQntuples(r) == 1 ? store_bands(db, id, sig) : 0;
+    int rc = PQntuples(r) == 1 ? store_bands(db, id, ev, sig) : 0;
     PQclear(r);
     return rc;
 }

@@ -4,21 +4,26 @@
  * Connects with libpq's PG* environment (e.g. under `pg_virtualenv`), creates
  * the database bench_match_<pid>, applies the migrations, and loads ITEMS
  * (default 100,000) open text-born items (entity NULL) of the dimension
- * "class", spread over its 5 categories: generated complaint-like texts in
- * Chinese and English, each masked, normalised and signed the way voc-ingest
- * and voc-aggregate do it, with its signature in voc.item.signatures and its
- * 16 band rows in voc.item_band. After ANALYZE it runs QUERIES (default
- * 20,000) lookups with the exact statement of match_text() in
- * services/voc-aggregate/itemdb.c, in transactions of 200 (the default
- * aggregate.batch_size), and computes the MinHash similarity of every
- * candidate in C as the service does. Half the queries are near-copies of an
- * existing item (same words, other numbers, ids, phone numbers, punctuation,
- * digit width and case), half are new texts: no item shares four of their
- * five content phrases. It prints the time per lookup, the candidate rows
- * returned, how often a near-copy's item was among them (lookup recall) and
- * won at the shipped threshold 0.85, how often a new text reached 0.85 with
- * some item (false merges), and the EXPLAIN (ANALYZE, BUFFERS) plan of one
- * lookup. The database is dropped at the end.
+ * "class", spread over its 5 categories: complaint-like Chinese (3/4) and
+ * English (1/4) texts made of 194 phrases in six slots (opener, subject,
+ * problem, detail, consequence, request) with numbers, ids and phone numbers,
+ * each masked, normalised and signed the way voc-ingest and voc-aggregate do
+ * it, with its signature in voc.item.signatures and its 16 band rows in
+ * voc.item_band (COPY into a staging table, then INSERT ... SELECT). After
+ * VACUUM (ANALYZE) it runs QUERIES (default 20,000) lookups with the exact
+ * statement of match_text() in services/voc-aggregate/itemdb.c, in
+ * transactions of 200 (the default aggregate.batch_size), and computes the
+ * MinHash similarity of every candidate in C as the service does. Half the
+ * queries are near-copies of an existing item (same phrases, other numbers,
+ * ids, phone numbers, punctuation, digit width and case), half are new texts:
+ * no item shares four of their five content phrases (the opener does not
+ * count). It prints the time per lookup (statement, and statement plus
+ * similarities), the candidate rows returned, how often a near-copy's item was
+ * among them (lookup recall) and won at the shipped threshold 0.85, how often
+ * a new text reached 0.85 with some item (false merges), the WAL the row locks
+ * write, where the server spends the time (planning, execution), and the
+ * EXPLAIN (ANALYZE, BUFFERS) plan of one lookup. The database is dropped at
+ * the end.
  *
  * Exit: 0 done, 2 bad usage, 1 any failure (message on stderr). */
 #include <stdarg.h>
@@ -634,10 +639,12 @@ static void load_items(struct voc_textnorm *tn, struct item *items, size_t n, st
                 "set item id sequence");
     exec_or_die(db, "DROP TABLE bench_stage", "drop staging table");
     double t2 = now_us();
-    exec_or_die(db, "ANALYZE", "ANALYZE");
+    /* VACUUM as well: hint bits and the visibility map set, as on a database
+     * that has been running, and no autovacuum of the fresh rows mid-run. */
+    exec_or_die(db, "VACUUM (ANALYZE)", "VACUUM (ANALYZE)");
     double t3 = now_us();
     printf("load: %zu items generated, signed and copied %.1f s (signing %.1f us/text),"
-           " insert items + %zu band rows %.1f s, ANALYZE %.1f s\n",
+           " insert items + %zu band rows %.1f s, VACUUM (ANALYZE) %.1f s\n",
            n, (t1 - t0) / 1e6, n ? sign_us / (double)n : 0.0, n * VOC_MATCH_BANDS, (t2 - t1) / 1e6,
            (t3 - t2) / 1e6);
 }
@@ -646,7 +653,7 @@ static void load_items(struct voc_textnorm *tn, struct item *items, size_t n, st
 
 struct query {
     struct voc_signature sig;
-    int category;
+    int category, english;
     long long source; /* item id of a near-copy, 0 for a new text */
     char *text;
 };
@@ -693,6 +700,7 @@ static void make_queries(struct voc_textnorm *tn, const struct item *items, size
         if (!q[i].text)
             die("cannot sign generated text \"%s\"", t.s);
         q[i].category = category_of(&c);
+        q[i].english = c.lang == 1;
         q[i].source = source;
     }
 }
@@ -701,7 +709,7 @@ static void make_queries(struct voc_textnorm *tn, const struct item *items, size
 static struct summary {
     double stmt_p50, stmt_p99, total_p50, total_p99, candidates, recall, won;
     long false_merges;
-    double plan_p50, exec_p50;
+    double plan_p50, exec_p50, band_matches;
 } res;
 
 static int cmp_double(const void *a, const void *b)
@@ -723,6 +731,34 @@ static PGresult *lookup(const struct query *q, const char *prefix_sql)
     band_list(&q->sig, list, sizeof list);
     const char *vals[] = {list, DIMENSION, categories[q->category], OCCURRED_AT, WINDOW_H};
     return PQexecParams(db, prefix_sql, 5, NULL, vals, NULL, NULL, 0);
+}
+
+/* Runs a one-value query with at most one parameter; copies the value. */
+static void scalar(const char *sql, const char *param, char *out, size_t outlen)
+{
+    const char *vals[] = {param};
+    PGresult *r = PQexecParams(db, sql, param ? 1 : 0, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        die("%s: %s", sql, result_error(r));
+    snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+/* Items sharing a band with the query in any category: what the index
+ * returns and the heap is visited for, before the category filter. */
+static double band_matches(const struct query *q, size_t n)
+{
+    long sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        char list[VOC_MATCH_BANDS * 24 + 4], count[32];
+        band_list(&q[i].sig, list, sizeof list);
+        scalar("SELECT count(DISTINCT b.item_id) FROM voc.item_band b,"
+               " unnest($1::bigint[]) WITH ORDINALITY AS u(hash, band)"
+               " WHERE b.band = u.band - 1 AND b.hash = u.hash",
+               list, count, sizeof count);
+        sum += atol(count);
+    }
+    return n ? (double)sum / (double)n : 0.0;
 }
 
 /* The round trip of a trivial parameterised statement: the floor under
@@ -750,6 +786,11 @@ static void run_lookups(const struct query *q, size_t nq, const struct item *ite
     double *stmt_new = xcalloc(nq, sizeof *stmt_new), *stmt_copy = xcalloc(nq, sizeof *stmt_copy);
     size_t nnew = 0, ncopy = 0;
     long rows_copy = 0, rows_new = 0, found = 0, won = 0, merged = 0, zero_rows = 0;
+    long lang_q[2] = {0, 0}, lang_rows[2] = {0, 0}, lang_merged[2] = {0, 0};
+    double commit_us = 0, stmt_sum = 0;
+    char wal0[64];
+    scalar("SELECT pg_current_wal_lsn()", NULL, wal0, sizeof wal0);
+    double t_start = now_us();
     int shown = 0;
     for (size_t i = 0; i < nq; i++) {
         if (i % BATCH == 0)
@@ -781,6 +822,8 @@ static void run_lookups(const struct query *q, size_t nq, const struct item *ite
         stmt[i] = t1 - t0;
         total[i] = t2 - t0;
         zero_rows += nrows == 0;
+        lang_q[q[i].english]++;
+        lang_rows[q[i].english] += nrows;
         if (q[i].source) {
             stmt_copy[ncopy++] = t1 - t0;
             rows_copy += nrows;
@@ -791,21 +834,34 @@ static void run_lookups(const struct query *q, size_t nq, const struct item *ite
             rows_new += nrows;
             if (best >= 0) {
                 merged++;
+                lang_merged[q[i].english]++;
                 if (shown++ < EXAMPLES)
                     printf("false merge (%.3f): \"%s\" ~ item %lld \"%s\"\n", best_sim, q[i].text,
                            best_id, items[best_id - 1].text);
             }
         }
         PQclear(r);
-        if (i % BATCH == BATCH - 1 || i == nq - 1)
+        if (i % BATCH == BATCH - 1 || i == nq - 1) {
+            double c0 = now_us();
             exec_or_die(db, "COMMIT", "COMMIT");
+            commit_us += now_us() - c0;
+        }
     }
+    double wall = (now_us() - t_start) / 1e6;
+    char wal[64];
+    scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", wal0, wal, sizeof wal);
+    for (size_t i = 0; i < nq; i++)
+        stmt_sum += stmt[i];
     double sp50 = pct(stmt, nq, 0.5), sp99 = pct(stmt, nq, 0.99);
     double tp50 = pct(total, nq, 0.5), tp99 = pct(total, nq, 0.99);
-    printf("lookups: %zu (%zu near-copies, %zu new texts), %d per transaction\n", nq, ncopy, nnew,
-           BATCH);
+    printf("lookups: %zu (%zu near-copies, %zu new texts), %d per transaction, %.1f s in all\n", nq,
+           ncopy, nnew, BATCH, wall);
     printf("  statement us       p50 %.0f  p99 %.0f  (near-copies p50 %.0f, new texts p50 %.0f)\n",
            sp50, sp99, pct(stmt_copy, ncopy, 0.5), pct(stmt_new, nnew, 0.5));
+    printf("  statement us mean %.0f; COMMIT of %d lookups' row locks, ms mean %.1f; WAL %.0f "
+           "bytes per lookup\n",
+           stmt_sum / (double)nq, BATCH, commit_us / 1e3 / (double)((nq + BATCH - 1) / BATCH),
+           atof(wal) / (double)nq);
     printf("  round trip of SELECT $1::int, us p50 %.0f\n", round_trip_p50(2000));
     printf("  + similarities us  p50 %.0f  p99 %.0f\n", tp50, tp99);
     printf("  candidate rows per lookup %.2f (near-copies %.2f, new texts %.2f); none: %.1f%%\n",
@@ -816,16 +872,18 @@ static void run_lookups(const struct query *q, size_t nq, const struct item *ite
            ncopy ? 100.0 * (double)found / (double)ncopy : 0.0, THRESHOLD,
            ncopy ? 100.0 * (double)won / (double)ncopy : 0.0);
     printf("  new texts matched >= %.2f (false merges): %ld of %zu\n", THRESHOLD, merged, nnew);
-    res = (struct summary){sp50,
-                           sp99,
-                           tp50,
-                           tp99,
-                           (double)(rows_copy + rows_new) / (double)nq,
-                           ncopy ? (double)found / (double)ncopy : 0.0,
-                           ncopy ? (double)won / (double)ncopy : 0.0,
-                           merged,
-                           0,
-                           0};
+    for (int l = 0; l < 2; l++)
+        printf("  %s: %ld lookups, %.2f candidate rows per lookup, %ld false merges\n",
+               l ? "English" : "Chinese", lang_q[l],
+               lang_q[l] ? (double)lang_rows[l] / (double)lang_q[l] : 0.0, lang_merged[l]);
+    res.stmt_p50 = sp50;
+    res.stmt_p99 = sp99;
+    res.total_p50 = tp50;
+    res.total_p99 = tp99;
+    res.candidates = (double)(rows_copy + rows_new) / (double)nq;
+    res.recall = ncopy ? (double)found / (double)ncopy : 0.0;
+    res.won = ncopy ? (double)won / (double)ncopy : 0.0;
+    res.false_merges = merged;
     free(stmt);
     free(total);
     free(stmt_new);
@@ -935,16 +993,24 @@ int main(int argc, char **argv)
     keys.slot = xcalloc(cap, sizeof *keys.slot);
     keys.mask = cap - 1;
     load_items(tn, items, (size_t)nitems, &keys);
+    double t0 = now_us();
     make_queries(tn, items, (size_t)nitems, &keys, q, (size_t)nq);
+    printf("queries generated and signed in %.1f s\n", (now_us() - t0) / 1e6);
     voc_textnorm_free(tn);
     run_lookups(q, (size_t)nq, items);
-    server_split(q, nq < 1000 ? (size_t)nq : 1000);
+    size_t sample = nq < 1000 ? (size_t)nq : 1000;
+    res.band_matches = band_matches(q, sample);
+    printf("  items sharing a band in any category (index hits, heap visits), per lookup over %zu:"
+           " %.1f\n",
+           sample, res.band_matches);
+    server_split(q, sample);
     explain(&q[0]);
     print_loadavg("at end");
     printf("RESULT items=%lld stmt_p50=%.0f stmt_p99=%.0f total_p50=%.0f total_p99=%.0f"
-           " candidates=%.2f recall=%.4f won=%.4f false_merges=%ld plan_p50=%.0f exec_p50=%.0f\n",
+           " candidates=%.2f recall=%.4f won=%.4f false_merges=%ld plan_p50=%.0f exec_p50=%.0f"
+           " band_matches=%.1f\n",
            nitems, res.stmt_p50, res.stmt_p99, res.total_p50, res.total_p99, res.candidates,
-           res.recall, res.won, res.false_merges, res.plan_p50, res.exec_p50);
+           res.recall, res.won, res.false_merges, res.plan_p50, res.exec_p50, res.band_matches);
 
     for (long long i = 0; i < nitems; i++)
         free(items[i].text);

@@ -142,6 +142,20 @@ static int read_aggregate(struct voc_yaml *y, yaml_node_t *root, struct voc_aggr
     return rc ? -1 : 0;
 }
 
+static int read_outreach(struct voc_yaml *y, yaml_node_t *root, struct voc_config *cfg,
+                         struct voc_diag *diag)
+{
+    static const char *const keys[] = {"group_id", "batch_size", "flush_ms", NULL};
+    yaml_node_t *n = voc_yaml_get(y, root, "outreach");
+    if (!n)
+        return 0;
+    int rc = voc_yaml_expect_map(y, n, "outreach", keys, diag);
+    rc |= voc_yaml_read_str(y, n, "group_id", false, &cfg->outreach.group_id, diag);
+    rc |= voc_yaml_read_int(y, n, "batch_size", false, 1, 100000, &cfg->outreach.batch_size, diag);
+    rc |= voc_yaml_read_int(y, n, "flush_ms", false, 1, 60000, &cfg->outreach.flush_ms, diag);
+    return rc ? -1 : 0;
+}
+
 static int read_sections(struct voc_yaml *y, yaml_node_t *root, struct voc_config *cfg,
                          struct voc_diag *diag)
 {
@@ -238,6 +252,9 @@ static int set_defaults(struct voc_config *cfg, const char *dir)
     cfg->ingest.batch_size = 500;
     cfg->ingest.flush_ms = 5;
     cfg->ingest.max_event_bytes = 65536;
+    set_str(&cfg->outreach.group_id, "voc-outreach", &failed);
+    cfg->outreach.batch_size = 2000;
+    cfg->outreach.flush_ms = 5;
     set_str(&cfg->aggregate.group_id, "voc-aggregate", &failed);
     cfg->aggregate.batch_size = 200;
     cfg->aggregate.flush_ms = 5;
@@ -255,6 +272,8 @@ static int set_defaults(struct voc_config *cfg, const char *dir)
     if (!(cfg->taxonomy_path = path_in(dir, "taxonomy.yaml")))
         failed++;
     if (!(cfg->routing_path = path_in(dir, "routing.yaml")))
+        failed++;
+    if (!(cfg->outreach_path = path_in(dir, "outreach.yaml")))
         failed++;
     return failed ? -1 : 0;
 }
@@ -281,16 +300,10 @@ static int apply_env(struct voc_config *cfg, const char *path, struct voc_diag *
 
 int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *diag)
 {
-    static const char *const top_keys[] = {"kafka",
-                                           "kafka_consumer",
-                                           "kafka_producer",
-                                           "topics",
-                                           "ingest",
-                                           "aggregate",
-                                           "postgres",
-                                           "bus",
-                                           "log",
-                                           NULL};
+    static const char *const top_keys[] = {
+        "kafka",     "kafka_consumer", "kafka_producer", "topics", "ingest",
+        "aggregate", "outreach",       "postgres",       "bus",    "log",
+        NULL};
     char path[4096];
     struct voc_yaml y;
     int rc = -1;
@@ -309,6 +322,7 @@ int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *di
         rc |= read_topics(&y, root, cfg, diag);
         rc |= read_sections(&y, root, cfg, diag);
         rc |= read_aggregate(&y, root, &cfg->aggregate, diag);
+        rc |= read_outreach(&y, root, cfg, diag);
     } else {
         rc = 0;
     }
@@ -338,6 +352,8 @@ void voc_config_free(struct voc_config *cfg)
     free(cfg->ingest.group_id);
     free(cfg->aggregate.group_id);
     free(cfg->routing_path);
+    free(cfg->outreach_path);
+    free(cfg->outreach.group_id);
     free(cfg->postgres.dsn);
     free(cfg->taxonomy_path);
     memset(cfg, 0, sizeof *cfg);

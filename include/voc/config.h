@@ -56,6 +56,10 @@ struct voc_config {
     } ingest;
     struct voc_aggregate_config aggregate;
     struct {
+        char *group_id;
+        long long batch_size, flush_ms;
+    } outreach; /* voc-outreach's plumbing; thresholds live in outreach.yaml */
+    struct {
         char *dsn; /* libpq conninfo; "" = PG* environment */
     } postgres;
     struct {
@@ -65,6 +69,7 @@ struct voc_config {
     enum voc_log_level log_level;
     char *taxonomy_path; /* <dir>/taxonomy.yaml */
     char *routing_path;  /* <dir>/routing.yaml */
+    char *outreach_path; /* <dir>/outreach.yaml */
 };
 
 /* The default --config directory: the source tree's deploy/config when it

@@ -21,6 +21,9 @@ static const struct {
     {"routing", vocctl_routing, "routing apply           re-route live items with routing.yaml"},
     {"items", vocctl_items, "items [filters]         list improvement items"},
     {"item", vocctl_item, "item show|ack|resolve|merge|... ID   act on one item"},
+    {"outreach", vocctl_outreach, "outreach list|done ...  proactive-outreach tasks"},
+    {"simulate", vocctl_simulate,
+     "simulate [options]      classroom telemetry with injected stalls"},
 };
 
 static void usage(FILE *out)

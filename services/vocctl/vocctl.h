@@ -4,13 +4,15 @@
 #ifndef VOCCTL_H
 #define VOCCTL_H
 
-int vocctl_migrate(int argc, char **argv, const char *config_dir); /* cmd_migrate.c */
-int vocctl_publish(int argc, char **argv, const char *config_dir); /* cmd_publish.c */
-int vocctl_config(int argc, char **argv, const char *config_dir);  /* cmd_config.c */
-int vocctl_event(int argc, char **argv, const char *config_dir);   /* cmd_event.c */
-int vocctl_explain(int argc, char **argv, const char *config_dir); /* cmd_explain.c */
-int vocctl_routing(int argc, char **argv, const char *config_dir); /* cmd_routing.c */
-int vocctl_items(int argc, char **argv, const char *config_dir);   /* cmd_item.c */
-int vocctl_item(int argc, char **argv, const char *config_dir);    /* cmd_item.c */
+int vocctl_migrate(int argc, char **argv, const char *config_dir);  /* cmd_migrate.c */
+int vocctl_publish(int argc, char **argv, const char *config_dir);  /* cmd_publish.c */
+int vocctl_config(int argc, char **argv, const char *config_dir);   /* cmd_config.c */
+int vocctl_event(int argc, char **argv, const char *config_dir);    /* cmd_event.c */
+int vocctl_explain(int argc, char **argv, const char *config_dir);  /* cmd_explain.c */
+int vocctl_routing(int argc, char **argv, const char *config_dir);  /* cmd_routing.c */
+int vocctl_items(int argc, char **argv, const char *config_dir);    /* cmd_item.c */
+int vocctl_item(int argc, char **argv, const char *config_dir);     /* cmd_item.c */
+int vocctl_outreach(int argc, char **argv, const char *config_dir); /* cmd_outreach.c */
+int vocctl_simulate(int argc, char **argv, const char *config_dir); /* cmd_simulate.c */
 
 #endif

@@ -2,9 +2,10 @@
 # Starts the whole system on its embedded defaults and shows it working:
 # installs what it needs, builds, starts a local PostgreSQL cluster (Debian's
 # "15/vocloop" on port 5444), voc-bus (the in-memory development broker),
-# applies the migrations, starts voc-ingest and voc-aggregate, publishes
-# deploy/samples and prints what landed in Postgres: events per dimension,
-# the improvement items they made, and the dead letters. Services keep running;
+# applies the migrations, starts voc-ingest, voc-aggregate and voc-outreach,
+# publishes deploy/samples and a minute of simulated classroom telemetry, and
+# prints what landed in Postgres: events per dimension, the improvement items
+# they made, the outreach task for the stalled student, and the dead letters. Services keep running;
 # deploy/local/down.sh stops them. Logs: run/logs/.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || exec sudo "$0" "$@"
@@ -49,6 +50,10 @@ echo $! >run/voc-ingest.pid
 echo "== voc-aggregate"
 nohup "$bin/voc-aggregate" >run/logs/voc-aggregate.log 2>&1 &
 echo $! >run/voc-aggregate.pid
+
+echo "== voc-outreach"
+nohup "$bin/voc-outreach" >run/logs/voc-outreach.log 2>&1 &
+echo $! >run/voc-outreach.pid
 cat >run/env <<ENV
 export VOC_KAFKA_BROKERS=$VOC_KAFKA_BROKERS
 export VOC_PG_DSN="$VOC_PG_DSN"
@@ -85,6 +90,15 @@ done
 sleep 1
 echo "== improvement items (vocctl items)"
 "$bin/vocctl" items --limit 12
+echo "== proactive outreach: a minute of 6 classrooms, one student's video freezes"
+start=$(( ($(date +%s) - 60) * 1000 ))
+"$bin/vocctl" simulate --classrooms 6 --students 5 --lines 2 --duration-s 60 --seed 3 \
+  --start-ms "$start" --stall student:room-2:1:15:30 --topic voc.telemetry
+for _ in $(seq 150); do
+  [ "$(psql_q "SELECT count(*) FROM voc.outreach WHERE subject = 's-2-1'")" -gt 0 ] && break
+  sleep 0.1
+done
+"$bin/vocctl" outreach list
 echo "== dead-lettered (to voc.deadletter, with the reason)"
 grep 'event=deadlettered' run/logs/voc-ingest.log | sed -e 's/.*topic=/  topic=/' || true
 cat <<MSG
@@ -92,5 +106,6 @@ cat <<MSG
 Running. Query it:   . run/env && psql "\$VOC_PG_DSN"
 Send more events:    . run/env && $bin/vocctl publish auto FILE
 Act on an item:      . run/env && $bin/vocctl item show ID   (ack, resolve, assign, ...)
+Close a call:        . run/env && $bin/vocctl outreach done ID --outcome reached --by YOU
 Stop everything:     deploy/local/down.sh
 MSG

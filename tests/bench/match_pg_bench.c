@@ -28,6 +28,7 @@
  * Exit: 0 done, 2 bad usage, 1 any failure (message on stderr). */
 #include <stdarg.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,7 +305,7 @@ static void put_template(struct text *t, const char *tmpl, uint64_t *rng, int wi
     static const char *const id_prefix[] = {"DD", "A", "XS-", "", "KC"};
     for (const char *p = tmpl; *p;) {
         if (strncmp(p, "{N}", 3) == 0) {
-            put_digits(t, (unsigned long long)(4 + rng_below(rng, 56)), 1, wide);
+            put_digits(t, 4ULL + (unsigned long long)rng_below(rng, 56), 1, wide);
             p += 3;
         } else if (strncmp(p, "{ID}", 4) == 0) {
             put(t, id_prefix[rng_below(rng, COUNT(id_prefix))]);
@@ -312,7 +313,7 @@ static void put_template(struct text *t, const char *tmpl, uint64_t *rng, int wi
             p += 4;
         } else if (strncmp(p, "{PHONE}", 7) == 0) {
             put(t, "1");
-            put_digits(t, (unsigned long long)(3 + rng_below(rng, 7)), 1, 0);
+            put_digits(t, 3ULL + (unsigned long long)rng_below(rng, 7), 1, 0);
             put_digits(t, rng_next(rng) % 1000000000ull, 9, 0);
             p += 7;
         } else {
@@ -556,7 +557,10 @@ static void copy_item(struct copybuf *cb, size_t seq, int category, const char *
     unsigned char raw[SIG_BYTES];
     char head[64], hex[SIG_BYTES * 2 + 8], list[VOC_MATCH_BANDS * 24 + 4], tail[64];
     voc_match_sig_pack(sig, raw);
-    memcpy(hex, "\\\\x", 3); /* bytea hex input, its backslash escaped for COPY */
+    /* bytea hex input, its backslash escaped for COPY: \\x, then the digits */
+    hex[0] = '\\';
+    hex[1] = '\\';
+    hex[2] = 'x';
     for (size_t i = 0; i < SIG_BYTES; i++)
         snprintf(hex + 3 + 2 * i, 3, "%02x", raw[i]);
     band_list(sig, list, sizeof list);
@@ -860,7 +864,7 @@ static void run_lookups(const struct query *q, size_t nq, const struct item *ite
            sp50, sp99, pct(stmt_copy, ncopy, 0.5), pct(stmt_new, nnew, 0.5));
     printf("  statement us mean %.0f; COMMIT of %d lookups' row locks, ms mean %.1f; WAL %.0f "
            "bytes per lookup\n",
-           stmt_sum / (double)nq, BATCH, commit_us / 1e3 / (double)((nq + BATCH - 1) / BATCH),
+           stmt_sum / (double)nq, BATCH, commit_us / 1e3 / ceil((double)nq / BATCH),
            atof(wal) / (double)nq);
     printf("  round trip of SELECT $1::int, us p50 %.0f\n", round_trip_p50(2000));
     printf("  + similarities us  p50 %.0f  p99 %.0f\n", tp50, tp99);

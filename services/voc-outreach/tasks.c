@@ -298,39 +298,14 @@ static int announce(PGconn *conn, const struct voc_config *cfg, const struct tas
     return rc;
 }
 
-static int write_joins(PGconn *conn, const struct pending *p, enum voc_db_fault *fault, char *err,
-                       size_t errlen)
+/* Runs sql once per row of n parameters (rows are arrays of char *vals[],
+ * `stride` bytes apart): the joined reports and the grown bulk lists. */
+static int exec_rows(PGconn *conn, const char *sql, int n, const void *rows, size_t count,
+                     size_t stride, enum voc_db_fault *fault, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < p->njoins; i++) {
-        const char *const *v = (const char *const *)p->joins[i].vals;
-        PGresult *r = PQexecParams(conn,
-                                   "INSERT INTO voc.outreach_report (event_id, task_id,"
-                                   " customer_id, reported_at) VALUES ($1, $2, $3, $4)"
-                                   " ON CONFLICT (event_id) DO NOTHING",
-                                   4, NULL, v, NULL, NULL, 0);
-        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) {
-            *fault = voc_db_fault_of(conn, r);
-            voc_db_describe(conn, r, err, errlen);
-        }
-        PQclear(r);
-        if (!ok)
-            return -1;
-    }
-    return 0;
-}
-
-/* Bulk lists grow as more families stall during an incident. */
-static int write_updates(PGconn *conn, const struct pending *p, enum voc_db_fault *fault, char *err,
-                         size_t errlen)
-{
-    for (size_t i = 0; i < p->nupdates; i++) {
-        const char *const *v = (const char *const *)p->updates[i].vals;
-        PGresult *r = PQexecParams(conn,
-                                   "UPDATE voc.outreach SET families ="
-                                   " ARRAY(SELECT jsonb_array_elements_text($2::jsonb))"
-                                   " WHERE task_id = $1",
-                                   2, NULL, v, NULL, NULL, 0);
+    for (size_t i = 0; i < count; i++) {
+        const char *const *v = (const char *const *)((const char *)rows + i * stride);
+        PGresult *r = PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok) {
             *fault = voc_db_fault_of(conn, r);
@@ -356,8 +331,15 @@ int tasks_write(PGconn *conn, const struct voc_config *cfg, const struct voc_sta
             goto fail;
         created += rc;
     }
-    if (write_joins(conn, p, fault, err, errlen) < 0 ||
-        write_updates(conn, p, fault, err, errlen) < 0 ||
+    if (exec_rows(conn,
+                  "INSERT INTO voc.outreach_report (event_id, task_id, customer_id, reported_at)"
+                  " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+                  4, p->joins, p->njoins, sizeof *p->joins, fault, err, errlen) < 0 ||
+        /* Bulk lists grow as more families stall during an incident. */
+        exec_rows(conn,
+                  "UPDATE voc.outreach SET families ="
+                  " ARRAY(SELECT jsonb_array_elements_text($2::jsonb)) WHERE task_id = $1",
+                  2, p->updates, p->nupdates, sizeof *p->updates, fault, err, errlen) < 0 ||
         voc_db_exec(conn, "COMMIT", fault, err, errlen) < 0)
         goto fail;
     return created;

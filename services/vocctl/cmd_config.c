@@ -4,6 +4,7 @@
 
 #include "voc/config.h"
 #include "voc/routing.h"
+#include "voc/stall.h"
 #include "voc/taxonomy.h"
 #include "vocctl.h"
 
@@ -20,12 +21,15 @@ int vocctl_config(int argc, char **argv, const char *config_dir)
     int rc = voc_config_load(dir, &cfg, &diag);
     struct voc_taxonomy *tax = voc_taxonomy_load(cfg.taxonomy_path, &diag);
     struct voc_routing *routing = voc_routing_load(cfg.routing_path, &diag);
+    struct voc_stall_config outreach;
+    if (voc_stall_config_load(cfg.outreach_path, &outreach, &diag) < 0)
+        rc = -1;
     if (!tax || !routing)
         rc = -1;
     voc_diag_print(&diag, stderr);
     if (rc == 0)
         printf("configuration in %s is valid (voc.yaml, taxonomy.yaml version %s, routing.yaml "
-               "version %s)\n",
+               "version %s, outreach.yaml)\n",
                dir, voc_taxonomy_version(tax), voc_routing_version(routing));
     else if (diag.count == 0)
         fprintf(stderr, "%s: configuration could not be loaded\n", dir);

@@ -22,7 +22,8 @@ static int run(const char *cmd, char *out, size_t outlen)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static const char *const binaries[] = {"voc-bus", "voc-ingest", "voc-aggregate", "vocctl"};
+static const char *const binaries[] = {"voc-bus", "voc-ingest", "voc-aggregate", "voc-outreach",
+                                       "vocctl"};
 
 START_TEST(help_version_and_bad_usage)
 {
@@ -82,8 +83,8 @@ int main(void)
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("binaries");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, help_version_and_bad_usage, 0, 4);
-    tcase_add_loop_test(tc, services_refuse_a_bad_config_with_file_and_line, 0, 4);
+    tcase_add_loop_test(tc, help_version_and_bad_usage, 0, 5);
+    tcase_add_loop_test(tc, services_refuse_a_bad_config_with_file_and_line, 0, 5);
     tcase_add_test(tc, config_check_accepts_the_shipped_config);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -29,6 +29,10 @@ find common services tests -name '*.c' | sort |
 echo "== build (ASan + UBSan)"
 build build/asan -DVOC_SANITIZE=ON
 
+# Check's default per-test timeout (4 s) is for a quiet machine; unit tests that
+# run binaries or build large inputs need more on 2 loaded cores, doubly so
+# under the sanitizers. Cases that set their own timeout keep it.
+export CK_DEFAULT_TIMEOUT=30
 run_suite() {
   # -t: a cluster of its own, so parallel runs (as root) do not collide.
   pg_virtualenv -t -- ctest --test-dir "$1" --output-on-failure --timeout 900
@@ -37,5 +41,5 @@ echo "== tests (plain)"
 run_suite build/test
 echo "== tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build/asan
+  CK_TIMEOUT_MULTIPLIER=2 run_suite build/asan
 echo "all test runs passed"

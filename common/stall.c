@@ -69,7 +69,7 @@ void voc_stall_config_defaults(struct voc_stall_config *cfg)
     cfg->window_ms = 30000;
     cfg->student_frozen_ms = 3000;
     cfg->student_freezes = 3;
-    cfg->student_freezes_min_ms = 1000;
+    cfg->student_freezes_min_ms = 2000;
     cfg->classroom_share = 0.5;
     cfg->classroom_min_students = 2;
     cfg->line_window_ms = 180000;

@@ -37,7 +37,7 @@ struct voc_stall_config {
     int64_t window_ms;              /* 30000 */
     int64_t student_frozen_ms;      /* 3000 */
     int student_freezes;            /* 3 */
-    int64_t student_freezes_min_ms; /* 1000: frozen needed with the freeze count */
+    int64_t student_freezes_min_ms; /* 2000: frozen needed with the freeze count */
     double classroom_share;         /* 0.5 */
     int classroom_min_students;     /* 2 */
     int64_t line_window_ms;         /* 180000 */

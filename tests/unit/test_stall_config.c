@@ -29,7 +29,7 @@ START_TEST(shipped_config_loads)
     ck_assert_int_eq(cfg.window_ms, 30000);
     ck_assert_int_eq(cfg.student_frozen_ms, 3000);
     ck_assert_int_eq(cfg.student_freezes, 3);
-    ck_assert_int_eq(cfg.student_freezes_min_ms, 1000);
+    ck_assert_int_eq(cfg.student_freezes_min_ms, 2000);
     ck_assert_double_eq_tol(cfg.classroom_share, 0.5, 1e-9);
     ck_assert_int_eq(cfg.classroom_min_students, 2);
     ck_assert_int_eq(cfg.line_window_ms, 180000);
@@ -124,7 +124,7 @@ static const struct ts_bad_file bad[] = {
       "7: line.window_ms (15000) must be at least window_ms (20000)",
       "8: line.grace_ms (20000) must be shorter than window_ms (20000)"}},
     {"low_frozen_ms.yaml",
-     {"3: student.freezes_min_frozen_ms (1000) must be less than student.frozen_ms (800)"}},
+     {"3: student.freezes_min_frozen_ms (2000) must be less than student.frozen_ms (800)"}},
     {"not_a_mapping.yaml",
      {"2: student must be a mapping", "4: classroom must be a mapping",
       "5: line must be a mapping"}},

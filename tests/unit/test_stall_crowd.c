@@ -244,21 +244,21 @@ static void three_beats(struct voc_stall *s, const char *student, int64_t t, int
     beat(s, student, classroom, NULL, t + 2 * PERIOD, 1, c);
 }
 
-START_TEST(freeze_count_needs_a_second_frozen)
+START_TEST(freeze_count_needs_two_seconds_frozen)
 {
     struct voc_stall_config cfg = shipped_config();
     struct voc_stall *s = detector(&cfg);
-    three_beats(s, "a", T0, 333, 333, 333);     /* 999 ms: jitter */
-    three_beats(s, "b", T0 + 1, 333, 333, 334); /* 1000 ms: a stall */
-    /* Six 190 ms freezes in 30 s: a stall at the sixth (1140 ms), not before. */
-    three_beats(s, "c", T0 + 2, 190, 190, 190);
-    three_beats(s, "c", T0 + 15002, 190, 190, 190);
+    three_beats(s, "a", T0, 666, 666, 667);     /* 1999 ms: jitter */
+    three_beats(s, "b", T0 + 1, 667, 667, 666); /* 2000 ms: a stall */
+    /* Six 340 ms freezes in 30 s: a stall at the sixth (2040 ms), not before. */
+    three_beats(s, "c", T0 + 2, 340, 340, 340);
+    three_beats(s, "c", T0 + 15002, 340, 340, 340);
     three_beats(s, "d", T0 + 3, 0, 990, 0); /* 3 freezes, 990 ms */
     voc_stall_advance(s, T0 + 2 * MIN, on_emit, NULL);
     ck_assert_int_eq(nrec, 2);
     ck_assert_str_eq(recs[0].subject, "b");
     ck_assert_int_eq(recs[0].freezes, 3);
-    ck_assert_int_eq(recs[0].frozen_ms, 1000);
+    ck_assert_int_eq(recs[0].frozen_ms, 2000);
     ck_assert_str_eq(recs[1].subject, "c");
     voc_stall_free(s);
 
@@ -350,7 +350,7 @@ static Suite *stall_crowd_suite(void)
     tcase_add_test(t, few_independent_stalls_on_a_big_line_are_student_tasks);
     tcase_add_test(t, big_line_failing_broadly_is_one_line_incident);
     tcase_add_test(t, share_counts_classrooms_heard_within_the_line_window);
-    tcase_add_test(t, freeze_count_needs_a_second_frozen);
+    tcase_add_test(t, freeze_count_needs_two_seconds_frozen);
     tcase_add_test(t, redelivered_heartbeats_do_not_count_twice);
     tcase_add_test(t, idle_clients_are_forgotten_but_not_their_cooldown);
     suite_add_tcase(s, t);

@@ -156,6 +156,55 @@ static int read_outreach(struct voc_yaml *y, yaml_node_t *root, struct voc_confi
     return rc ? -1 : 0;
 }
 
+static int read_track(struct voc_yaml *y, yaml_node_t *root, struct voc_track_config *t,
+                      struct voc_diag *diag)
+{
+    static const char *const keys[] = {
+        "group_id",       "batch_size",        "flush_ms", "scan_interval_ms",
+        "low_rating_max", "relay_interval_ms", NULL};
+    yaml_node_t *n = voc_yaml_get(y, root, "track");
+    if (!n)
+        return 0;
+    int rc = voc_yaml_expect_map(y, n, "track", keys, diag);
+    rc |= voc_yaml_read_str(y, n, "group_id", false, &t->group_id, diag);
+    rc |= voc_yaml_read_int(y, n, "batch_size", false, 1, 100000, &t->batch_size, diag);
+    rc |= voc_yaml_read_int(y, n, "flush_ms", false, 1, 60000, &t->flush_ms, diag);
+    rc |=
+        voc_yaml_read_int(y, n, "scan_interval_ms", false, 10, 3600000, &t->scan_interval_ms, diag);
+    rc |= voc_yaml_read_int(y, n, "low_rating_max", false, 1, 5, &t->low_rating_max, diag);
+    rc |=
+        voc_yaml_read_int(y, n, "relay_interval_ms", false, 1, 60000, &t->relay_interval_ms, diag);
+    return rc ? -1 : 0;
+}
+
+static int read_notify(struct voc_yaml *y, yaml_node_t *root, struct voc_notify_config *c,
+                       struct voc_diag *diag)
+{
+    static const char *const keys[] = {"group_id",       "batch_size",   "flush_ms",
+                                       "group_wait_ms",  "max_attempts", "backoff_initial_ms",
+                                       "backoff_max_ms", "timeout_ms",   NULL};
+    yaml_node_t *n = voc_yaml_get(y, root, "notify");
+    if (!n)
+        return 0;
+    int rc = voc_yaml_expect_map(y, n, "notify", keys, diag);
+    rc |= voc_yaml_read_str(y, n, "group_id", false, &c->group_id, diag);
+    rc |= voc_yaml_read_int(y, n, "batch_size", false, 1, 100000, &c->batch_size, diag);
+    rc |= voc_yaml_read_int(y, n, "flush_ms", false, 1, 60000, &c->flush_ms, diag);
+    rc |= voc_yaml_read_int(y, n, "group_wait_ms", false, 0, 3600000, &c->group_wait_ms, diag);
+    rc |= voc_yaml_read_int(y, n, "max_attempts", false, 1, 100, &c->max_attempts, diag);
+    rc |= voc_yaml_read_int(y, n, "backoff_initial_ms", false, 1, 3600000, &c->backoff_initial_ms,
+                            diag);
+    rc |= voc_yaml_read_int(y, n, "backoff_max_ms", false, 1, 86400000, &c->backoff_max_ms, diag);
+    rc |= voc_yaml_read_int(y, n, "timeout_ms", false, 100, 600000, &c->timeout_ms, diag);
+    if (rc == 0 && c->backoff_max_ms < c->backoff_initial_ms) {
+        voc_diag_add(diag, y->path, voc_yaml_line(n),
+                     "notify: backoff_max_ms (%lld) must not be below backoff_initial_ms (%lld)",
+                     c->backoff_max_ms, c->backoff_initial_ms);
+        rc = -1;
+    }
+    return rc ? -1 : 0;
+}
+
 static int read_sections(struct voc_yaml *y, yaml_node_t *root, struct voc_config *cfg,
                          struct voc_diag *diag)
 {
@@ -265,6 +314,20 @@ static int set_defaults(struct voc_config *cfg, const char *dir)
     cfg->aggregate.volume_critical = 50;
     cfg->aggregate.vip_raise = 3;
     cfg->aggregate.relay_interval_ms = 200;
+    set_str(&cfg->track.group_id, "voc-track", &failed);
+    cfg->track.batch_size = 200;
+    cfg->track.flush_ms = 5;
+    cfg->track.scan_interval_ms = 1000;
+    cfg->track.low_rating_max = 2;
+    cfg->track.relay_interval_ms = 200;
+    set_str(&cfg->notify.group_id, "voc-notify", &failed);
+    cfg->notify.batch_size = 200;
+    cfg->notify.flush_ms = 5;
+    cfg->notify.group_wait_ms = 2000;
+    cfg->notify.max_attempts = 6;
+    cfg->notify.backoff_initial_ms = 1000;
+    cfg->notify.backoff_max_ms = 300000;
+    cfg->notify.timeout_ms = 10000;
     set_str(&cfg->postgres.dsn, "", &failed);
     cfg->bus.brokers = 3;
     cfg->bus.partitions = 12;
@@ -274,6 +337,10 @@ static int set_defaults(struct voc_config *cfg, const char *dir)
     if (!(cfg->routing_path = path_in(dir, "routing.yaml")))
         failed++;
     if (!(cfg->outreach_path = path_in(dir, "outreach.yaml")))
+        failed++;
+    if (!(cfg->sla_path = path_in(dir, "sla.yaml")))
+        failed++;
+    if (!(cfg->notify_path = path_in(dir, "notify.yaml")))
         failed++;
     return failed ? -1 : 0;
 }
@@ -301,9 +368,8 @@ static int apply_env(struct voc_config *cfg, const char *path, struct voc_diag *
 int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *diag)
 {
     static const char *const top_keys[] = {
-        "kafka",     "kafka_consumer", "kafka_producer", "topics", "ingest",
-        "aggregate", "outreach",       "postgres",       "bus",    "log",
-        NULL};
+        "kafka", "kafka_consumer", "kafka_producer", "topics", "ingest", "aggregate", "outreach",
+        "track", "notify",         "postgres",       "bus",    "log",    NULL};
     char path[4096];
     struct voc_yaml y;
     int rc = -1;
@@ -323,6 +389,8 @@ int voc_config_load(const char *dir, struct voc_config *cfg, struct voc_diag *di
         rc |= read_sections(&y, root, cfg, diag);
         rc |= read_aggregate(&y, root, &cfg->aggregate, diag);
         rc |= read_outreach(&y, root, cfg, diag);
+        rc |= read_track(&y, root, &cfg->track, diag);
+        rc |= read_notify(&y, root, &cfg->notify, diag);
     } else {
         rc = 0;
     }
@@ -353,6 +421,10 @@ void voc_config_free(struct voc_config *cfg)
     free(cfg->aggregate.group_id);
     free(cfg->routing_path);
     free(cfg->outreach_path);
+    free(cfg->sla_path);
+    free(cfg->notify_path);
+    free(cfg->track.group_id);
+    free(cfg->notify.group_id);
     free(cfg->outreach.group_id);
     free(cfg->postgres.dsn);
     free(cfg->taxonomy_path);

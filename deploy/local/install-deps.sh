@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git clang-format clang-tidy
   librdkafka-dev libpq-dev libjansson-dev libyaml-dev libutf8proc-dev libopencc-dev opencc
-  libpcre2-dev check libsubunit-dev
+  libpcre2-dev libcurl4-openssl-dev libmicrohttpd-dev check libsubunit-dev
   postgresql-15 postgresql-client-15 python3 python3-jsonschema
 )
 missing=()

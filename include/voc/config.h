@@ -42,6 +42,27 @@ struct voc_aggregate_config {
     long long relay_interval_ms;     /* how often the outbox relay runs when idle */
 };
 
+/* voc-track's plumbing; policies and calendars live in sla.yaml. */
+struct voc_track_config {
+    char *group_id;
+    long long batch_size, flush_ms;
+    long long scan_interval_ms;  /* how often the SLA clock looks at open items and cases */
+    long long low_rating_max;    /* a rating at or below this opens a customer case */
+    long long relay_interval_ms; /* outbox relay cadence */
+};
+
+/* voc-notify's plumbing; targets live in notify.yaml, departments' targets in
+ * routing.yaml. */
+struct voc_notify_config {
+    char *group_id;
+    long long batch_size, flush_ms;
+    long long group_wait_ms;      /* gather a department's notifications this long, send one */
+    long long max_attempts;       /* then the notification is dead-lettered */
+    long long backoff_initial_ms; /* first retry delay; doubles per attempt ... */
+    long long backoff_max_ms;     /* ... up to this */
+    long long timeout_ms;         /* one HTTP request, connect included */
+};
+
 struct voc_config {
     char *dir;                         /* the configuration directory it was loaded from */
     struct voc_kv_list kafka;          /* every client (incl. bootstrap.servers) */
@@ -58,7 +79,9 @@ struct voc_config {
     struct {
         char *group_id;
         long long batch_size, flush_ms;
-    } outreach; /* voc-outreach's plumbing; thresholds live in outreach.yaml */
+    } outreach;                      /* voc-outreach's plumbing; thresholds live in outreach.yaml */
+    struct voc_track_config track;   /* voc-track: SLA clock, commands, cases */
+    struct voc_notify_config notify; /* voc-notify: webhook delivery */
     struct {
         char *dsn; /* libpq conninfo; "" = PG* environment */
     } postgres;
@@ -70,6 +93,8 @@ struct voc_config {
     char *taxonomy_path; /* <dir>/taxonomy.yaml */
     char *routing_path;  /* <dir>/routing.yaml */
     char *outreach_path; /* <dir>/outreach.yaml */
+    char *sla_path;      /* <dir>/sla.yaml */
+    char *notify_path;   /* <dir>/notify.yaml */
 };
 
 /* The default --config directory: the source tree's deploy/config when it

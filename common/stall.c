@@ -77,6 +77,7 @@ void voc_stall_config_defaults(struct voc_stall_config *cfg)
     cfg->line_min_share = 0.3;
     cfg->line_incident_ms = 900000;
     cfg->line_grace_ms = 1000;
+    cfg->line_early_release = true;
     cfg->cooldown_student_ms = 600000;
     cfg->cooldown_classroom_ms = 600000;
     cfg->idle_ms = 120000;
@@ -135,6 +136,7 @@ void voc_stall_free(struct voc_stall *s)
     stall_htab_free(s, &s->clients);
     stall_htab_free(s, &s->classrooms);
     stall_htab_free(s, &s->lines);
+    stall_clear_free_all(s);
     stall_free(s, s->held, s->held_cap * sizeof *s->held);
     stall_free(s, s->buf, s->bufcap);
     free(s);
@@ -202,6 +204,7 @@ int stall_hold(struct voc_stall *s, void *subject, bool classroom, uint32_t *hel
      * time: while catching up, stream time may already be far ahead of it. */
     h->until_ms = (s->external_clock ? s->event_ms : s->now_ms) + s->cfg.line_grace_ms;
     *held_seq = s->seq;
+    stall_clear_add(s, subject, classroom, s->seq);
     return 0;
 }
 
@@ -265,15 +268,12 @@ static void emit_classroom(struct voc_stall *s, struct stall_classroom *k, int64
 
 /* A hold whose subject was absorbed meanwhile (its cover is no longer
  * COVER_HELD) is dropped silently: the classroom or line task answers. */
-static void release_one(struct voc_stall *s, const struct stall_held *h, voc_stall_emit emit,
-                        void *ctx)
+void stall_release_subject(struct voc_stall *s, void *subject, bool classroom, uint32_t seq,
+                           int64_t decided, voc_stall_emit emit, void *ctx)
 {
-    /* Decided when the grace ended, in the events' time: under a watermark
-     * the release itself may come later, while partitions catch up. */
-    int64_t decided = s->external_clock ? h->until_ms : s->now_ms;
-    if (h->classroom) {
-        struct stall_classroom *k = h->subject;
-        if (k->held_seq != h->seq)
+    if (classroom) {
+        struct stall_classroom *k = subject;
+        if (k->held_seq != seq)
             return;
         k->held_seq = 0;
         if (k->cover != COVER_HELD)
@@ -283,8 +283,8 @@ static void release_one(struct voc_stall *s, const struct stall_held *h, voc_sta
         k->task_at_ms = decided;
         emit_classroom(s, k, decided, emit, ctx);
     } else {
-        struct stall_client *c = h->subject;
-        if (c->held_seq != h->seq)
+        struct stall_client *c = subject;
+        if (c->held_seq != seq)
             return;
         c->held_seq = 0;
         if (c->cover != COVER_HELD)
@@ -296,6 +296,16 @@ static void release_one(struct voc_stall *s, const struct stall_held *h, voc_sta
     }
 }
 
+static void release_one(struct voc_stall *s, const struct stall_held *h, voc_stall_emit emit,
+                        void *ctx)
+{
+    /* Decided when the grace ended, in the events' time: under a watermark
+     * the release itself may come later, while partitions catch up. */
+    int64_t decided = s->external_clock ? h->until_ms : s->now_ms;
+    stall_clear_drop(s, h->subject, h->seq);
+    stall_release_subject(s, h->subject, h->classroom, h->seq, decided, emit, ctx);
+}
+
 void stall_release_due(struct voc_stall *s, voc_stall_emit emit, void *ctx)
 {
     while (s->held_len && s->held[s->held_head].until_ms <= release_clock(s)) {
@@ -304,6 +314,7 @@ void stall_release_due(struct voc_stall *s, voc_stall_emit emit, void *ctx)
         s->held_len--;
         release_one(s, &h, emit, ctx);
     }
+    stall_clear_check(s, emit, ctx);
 }
 
 /* ---- forgetting ---- */
@@ -400,6 +411,8 @@ int voc_stall_heartbeat(struct voc_stall *s, const struct voc_heartbeat *hb, voc
     if (!hb->student_id || !hb->classroom_id || hb->end_ms < 1 || hb->end_ms > MAX_MS)
         return 0;
     s->event_ms = hb->end_ms;
+    s->event_dur_ms = hb->duration_ms;
+    s->event_frozen_ms = hb->freeze_ms;
     if (s->external_clock) {
         /* Observation time moves with the events; holds wait for the watermark. */
         if (hb->end_ms > s->now_ms) {
@@ -412,7 +425,8 @@ int voc_stall_heartbeat(struct voc_stall *s, const struct voc_heartbeat *hb, voc
     struct stall_client *c = stall_client_get(s, hb);
     if (c) {
         stall_window_add(s, c, hb);
-        stall_client_observe(s, c, emit, ctx);
+        bool crossed = stall_client_observe(s, c, emit, ctx);
+        stall_clear_heartbeat(s, c, hb->freeze_ms, crossed, emit, ctx);
         /* With no grace a hold made just now is already due. */
         stall_release_due(s, emit, ctx);
     }

@@ -70,7 +70,8 @@ static int read_sections(struct voc_yaml *y, yaml_node_t *root, struct voc_stall
                                                "cooldown_ms", NULL};
     static const char *const classroom_keys[] = {"share", "min_students", "cooldown_ms", NULL};
     static const char *const line_keys[] = {"window_ms",   "min_classrooms", "min_share",
-                                            "incident_ms", "grace_ms",       NULL};
+                                            "incident_ms", "grace_ms",       "early_release",
+                                            NULL};
     int rc = 0;
     yaml_node_t *n;
     /* A single freeze of ~200 ms is healthy jitter: the floors keep a
@@ -93,6 +94,7 @@ static int read_sections(struct voc_yaml *y, yaml_node_t *root, struct voc_stall
         rc |= read_share(y, n, "min_share", &c->line_min_share, diag);
         rc |= read_ms(y, n, "incident_ms", 1000, 7 * DAY_MS, &c->line_incident_ms, diag);
         rc |= read_ms(y, n, "grace_ms", 0, 60000, &c->line_grace_ms, diag);
+        rc |= voc_yaml_read_bool(y, n, "early_release", false, &c->line_early_release, diag);
     }
     return rc;
 }

@@ -228,7 +228,7 @@ static void client_start(struct voc_stall *s, struct stall_client *c)
     }
 }
 
-void stall_client_observe(struct voc_stall *s, struct stall_client *c, voc_stall_emit emit,
+bool stall_client_observe(struct voc_stall *s, struct stall_client *c, voc_stall_emit emit,
                           void *ctx)
 {
     if (c->in_incident && !stall_client_stalled(s, c)) {
@@ -241,7 +241,7 @@ void stall_client_observe(struct voc_stall *s, struct stall_client *c, voc_stall
     bool freezes = c->sum_freezes >= s->cfg.student_freezes &&
                    c->sum_frozen_ms >= s->cfg.student_freezes_min_ms;
     if (!frozen && !freezes)
-        return;
+        return false;
     bool fresh = !c->in_incident;
     if (fresh) {
         c->in_incident = true;
@@ -262,4 +262,5 @@ void stall_client_observe(struct voc_stall *s, struct stall_client *c, voc_stall
         client_start(s, c);
     else if (stall_classroom_active(s, c->cls))
         c->cls->last_cross_ms = s->now_ms;
+    return true;
 }

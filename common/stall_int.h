@@ -169,11 +169,15 @@ struct stall_held {
     int64_t until_ms;
 };
 
+struct stall_clear; /* stall_clear.c */
+#define STALL_CLEAR_MAX 64
+
 struct voc_stall {
     struct voc_stall_config cfg;
     int64_t now_ms;
     int64_t watermark_ms; /* the caller's release clock (voc_stall_use_watermark) */
     int64_t event_ms;     /* end of the heartbeat being observed */
+    int64_t event_dur_ms, event_frozen_ms; /* ... its duration and frozen time */
     bool external_clock;
     bool started, oom;
     struct stall_htab clients, classrooms, lines;
@@ -181,6 +185,8 @@ struct voc_stall {
     struct stall_held *held;
     size_t held_head, held_len, held_cap;
     uint32_t seq, stamp;
+    struct stall_clear *clears[STALL_CLEAR_MAX]; /* holds that may end early */
+    size_t nclears;
     int64_t sweep_at_ms;
     size_t mem;
     char *buf; /* incident ids handed out */
@@ -223,6 +229,23 @@ bool stall_classroom_active(const struct voc_stall *s, const struct stall_classr
 bool stall_line_active(const struct voc_stall *s, const struct stall_line *l);
 int stall_hold(struct voc_stall *s, void *subject, bool classroom, uint32_t *held_seq);
 void stall_release_due(struct voc_stall *s, voc_stall_emit emit, void *ctx);
+/* Ends hold seq of subject (a client, or a classroom when classroom is set)
+ * as decided at decided_ms: emits its task unless it was absorbed meanwhile. */
+void stall_release_subject(struct voc_stall *s, void *subject, bool classroom, uint32_t seq,
+                           int64_t decided_ms, voc_stall_emit emit, void *ctx);
+
+/* ---- early release (stall_clear.c) ---- */
+/* Starts gathering evidence for the hold just made (seq) on subject. */
+void stall_clear_add(struct voc_stall *s, void *subject, bool classroom, uint32_t seq);
+/* Forgets the evidence of hold seq (it ended by its grace). */
+void stall_clear_drop(struct voc_stall *s, const void *subject, uint32_t seq);
+void stall_clear_free_all(struct voc_stall *s);
+/* Weighs c's heartbeat (frozen_ms in its window; crossed: it was over a
+ * threshold) as evidence and releases the holds it clears. */
+void stall_clear_heartbeat(struct voc_stall *s, const struct stall_client *c, int64_t frozen_ms,
+                           bool crossed, voc_stall_emit emit, void *ctx);
+/* Releases the holds already cleared (e.g. once the watermark has moved). */
+void stall_clear_check(struct voc_stall *s, voc_stall_emit emit, void *ctx);
 
 /* ---- subjects (stall_subject.c) ---- */
 struct stall_client *stall_client_get(struct voc_stall *s, const struct voc_heartbeat *hb);
@@ -240,12 +263,18 @@ void stall_line_unmark(struct stall_line *l);
 /* Adds hb's freeze figures to c's window (ignoring redeliveries and
  * heartbeats older than the window) and drops samples that left it. */
 void stall_window_add(struct voc_stall *s, struct stall_client *c, const struct voc_heartbeat *hb);
-/* The window end of the oldest sample in c's window with a freeze. */
+/* The window end of the oldest of the consecutive samples with a freeze
+ * that end c's window (its newest sample when that has none). */
 int64_t stall_window_first_bad(const struct stall_client *c);
+/* Whether c's newest sample ends at or after since_ms with at most
+ * max_frozen_ms frozen. */
+bool stall_client_clear_since(const struct stall_client *c, int64_t since_ms,
+                              int64_t max_frozen_ms);
 
 /* ---- decisions (stall_detect.c) ---- */
-/* Applies c's window (just updated) to c, its classroom and its line. */
-void stall_client_observe(struct voc_stall *s, struct stall_client *c, voc_stall_emit emit,
+/* Applies c's window (just updated) to c, its classroom and its line.
+ * Returns whether c is over a threshold after it (a crossing). */
+bool stall_client_observe(struct voc_stall *s, struct stall_client *c, voc_stall_emit emit,
                           void *ctx);
 
 #endif

@@ -439,10 +439,23 @@ void stall_window_add(struct voc_stall *s, struct stall_client *c, const struct 
 
 int64_t stall_window_first_bad(const struct stall_client *c)
 {
-    for (unsigned i = 0; i < c->ring_len; i++) {
+    /* The start of the run of consecutive frozen heartbeats that ends with
+     * the newest: a jitter freeze 20 s earlier, with clean heartbeats since,
+     * is not when this stall began. */
+    int64_t first = c->latest_end_ms;
+    for (unsigned i = c->ring_len; i-- > 0;) {
         const struct stall_sample *x = ring_at(c, i);
-        if (x->frozen_ms > 0 || x->freezes > 0)
-            return end_of(c, i);
+        if (x->frozen_ms == 0 && x->freezes == 0)
+            break;
+        first = end_of(c, i);
     }
-    return c->latest_end_ms;
+    return first;
+}
+
+bool stall_client_clear_since(const struct stall_client *c, int64_t since_ms, int64_t max_frozen_ms)
+{
+    if (!c->ring_len || c->latest_end_ms < since_ms)
+        return false;
+    const struct stall_sample *x = ring_at(c, c->ring_len - 1u);
+    return x->frozen_ms <= max_frozen_ms;
 }

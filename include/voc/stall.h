@@ -19,6 +19,9 @@
  * Student and classroom detections are held for line_grace_ms (of stream
  * time) so that a line failing everywhere at once becomes one line incident,
  * not a handful of calls followed by it: that hold is the latency price.
+ * With line_early_release a hold ends sooner, as soon as freeze-free
+ * heartbeats from classmates and from other classrooms on the line show the
+ * stall is not theirs (common/stall_clear.c).
  * Cooldowns per student and classroom stop a second task for one incident.
  *
  * Time is the events' own (window end), never the wall clock, so replays and
@@ -45,6 +48,7 @@ struct voc_stall_config {
     double line_min_share;          /* 0.3: of the classrooms heard on the line */
     int64_t line_incident_ms;       /* 900000 */
     int64_t line_grace_ms;          /* 1000 */
+    bool line_early_release;        /* true: end a hold as soon as evidence clears it */
     int64_t cooldown_student_ms;    /* 600000 */
     int64_t cooldown_classroom_ms;  /* 600000 */
     int64_t idle_ms;                /* 120000: forget clients not heard from */

@@ -296,6 +296,7 @@ static void customers_of(struct world *w, const char *incident, char *out, size_
 START_TEST(one_stalled_student_is_one_task_after_the_grace)
 {
     struct voc_stall_config cfg = shipped_config();
+    cfg.line_early_release = false; /* the grace alone; early release below */
     struct world *w = world_new(&cfg);
     add_class(w, "c1", 6, "ln-a", "ln-a");
     add_class(w, "c2", 6, "ln-a", "ln-a");
@@ -411,9 +412,41 @@ START_TEST(stalled_teacher_is_one_classroom_task_and_no_student_task)
 }
 END_TEST
 
+/* Freeze-free heartbeats from classmates and other classrooms on the line,
+ * ending after the moment the student was certainly frozen, show the stall
+ * is the student's own: the call goes out long before the grace ends. */
+START_TEST(a_student_cleared_by_classmates_is_called_before_the_grace)
+{
+    struct voc_stall_config cfg = shipped_config();
+    ck_assert(cfg.line_early_release);
+    struct world *w = world_new(&cfg);
+    for (int i = 0; i < 5; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", i);
+        add_class(w, id, 10, "ln-a", "ln-a");
+    }
+    struct cl *v = client(w, "c1-s3");
+    int64_t onset = T0 + 2 * MIN;
+    fault(v, onset, onset + MIN, FROZEN);
+    int64_t crossing = beat_after(v, onset + 3 * SEC - 1);
+    run(w, T0, crossing + cfg.line_grace_ms - 1);
+    ck_assert_int_eq(nrec, 1);
+    ck_assert_int_eq(recs[0].level, VOC_STALL_STUDENT);
+    ck_assert_str_eq(recs[0].subject, "c1-s3");
+    ck_assert_int_lt(recs[0].detected_ms, crossing + 2 * SEC);
+    run(w, crossing + cfg.line_grace_ms - 1, onset + 10 * MIN);
+    ck_assert_int_eq(nrec, 1);
+    world_free(w);
+}
+END_TEST
+
 START_TEST(half_a_classroom_stalled_is_one_classroom_task)
 {
     struct voc_stall_config cfg = shipped_config();
+    /* Early release may call the first of a part-classroom stall before the
+     * share rule forms (the trade-off in common/stall_clear.c): the rule
+     * itself is what this test is about. */
+    cfg.line_early_release = false;
     struct world *w = world_new(&cfg);
     add_class(w, "c1", 6, "ln-a", "ln-t");
     add_class(w, "c2", 6, "ln-b", "ln-t");
@@ -621,6 +654,7 @@ static Suite *stall_suite(void)
     TCase *t = tcase_create("detect");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, one_stalled_student_is_one_task_after_the_grace);
+    tcase_add_test(t, a_student_cleared_by_classmates_is_called_before_the_grace);
     tcase_add_test(t, three_freezes_with_a_second_frozen_are_a_stall_short_ones_are_not);
     tcase_add_test(t, healthy_jitter_never_makes_a_task);
     tcase_add_test(t, stalled_teacher_is_one_classroom_task_and_no_student_task);

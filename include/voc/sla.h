@@ -49,7 +49,9 @@ struct voc_sla_case_policy {
 };
 
 /* Loads and checks the file; every problem goes to diag as file:line.
- * Returns NULL if there was any. */
+ * Returns NULL if there was any. Call it from one thread only (start-up,
+ * SIGHUP): it briefly switches the process's TZ to read each calendar's
+ * zone (see common/sla_zone.c). Everything below is pure and thread-safe. */
 struct voc_sla *voc_sla_load(const char *path, struct voc_diag *diag);
 void voc_sla_free(struct voc_sla *s);
 const char *voc_sla_version(const struct voc_sla *s);
@@ -73,7 +75,9 @@ struct voc_sla_pause {
 /* The instant at which budget_ms business milliseconds have elapsed on cal,
  * counted from start_ms and skipping the pauses (any order, may overlap).
  * Returns INT64_MAX when that never happens (paused for good). budget_ms = 0
- * returns start_ms. */
+ * returns start_ms. A budget that runs out exactly at closing time is due
+ * then (Friday 18:00), not at the next opening. Steps by open ranges, not
+ * minutes: weeks of budget cost a few dozen steps. */
 int64_t voc_sla_add(const struct voc_sla_calendar *cal, int64_t start_ms, int64_t budget_ms,
                     const struct voc_sla_pause *pauses, size_t npauses);
 
@@ -85,13 +89,16 @@ int64_t voc_sla_elapsed(const struct voc_sla_calendar *cal, int64_t from_ms, int
 /* The due instants of one clock started at start_ms: [0] the reminder
  * (INT64_MAX when none), [1] the deadline (= level 1 for chains whose first
  * interval is 0), then levels 1..nlevels at [1 + level]. out must hold
- * 2 + nlevels entries. */
+ * 2 + nlevels entries. A clock with budget_ms 0 has none of them, a clock
+ * with nescalate 0 no levels: INT64_MAX. Reminder and levels are counted
+ * on cal and skip the pauses like the deadline. */
 void voc_sla_clock_due(const struct voc_sla_calendar *cal, const struct voc_sla_clock *clock,
                        int64_t start_ms, const struct voc_sla_pause *pauses, size_t npauses,
                        size_t nlevels, int64_t *out);
 
-/* Formats ms as RFC 3339 in UTC with milliseconds ("2026-11-23T01:02:03.004Z").
- * buf must hold 32 bytes. */
+/* Formats ms as RFC 3339 in UTC with milliseconds ("2026-11-23T01:02:03.004Z");
+ * "infinity" (INT64_MAX, never) or "-infinity" outside years 0-9999, as
+ * PostgreSQL's timestamptz reads them. buf must hold 32 bytes. */
 void voc_sla_format_ms(int64_t ms, char *buf, size_t len);
 
 #endif

@@ -4,6 +4,9 @@
 
 #include "item_int.h"
 
+#include "voc/case.h"
+#include "voc/log.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,9 +148,11 @@ static int item_bad(enum voc_db_fault *fault, char *err, size_t errlen, const ch
     return -1;
 }
 
-int voc_item_audit(PGconn *conn, long long item_id, const char *kind, const char *actor,
-                   const char *reason, const char *data_json, enum voc_db_fault *fault, char *err,
-                   size_t errlen)
+/* voc_item_audit that also returns the new row's id (audit_id may be NULL):
+ * a resolution's follow-up tasks refer to the row that recorded it. */
+static int item_audit_id(PGconn *conn, long long item_id, const char *kind, const char *actor,
+                         const char *reason, const char *data_json, long long *audit_id,
+                         enum voc_db_fault *fault, char *err, size_t errlen)
 {
     enum voc_db_fault f = VOC_DB_OK;
     char id[24];
@@ -158,10 +163,23 @@ int voc_item_audit(PGconn *conn, long long item_id, const char *kind, const char
         return item_bad(fault, err, errlen, "item audit: kind and actor are required");
     snprintf(id, sizeof id, "%lld", item_id);
     const char *params[] = {id, kind, actor, reason, data_json};
-    return voc_item_exec(conn, "item audit",
-                         "INSERT INTO voc.item_event (item_id, kind, actor, reason, data)"
-                         " VALUES ($1::bigint, $2, $3, $4, $5::jsonb)",
-                         5, params, fault, err, errlen);
+    PGresult *res = voc_item_query(conn, "item audit",
+                                   "INSERT INTO voc.item_event (item_id, kind, actor, reason, data)"
+                                   " VALUES ($1::bigint, $2, $3, $4, $5::jsonb) RETURNING id",
+                                   5, params, fault, err, errlen);
+    if (!res)
+        return -1;
+    if (audit_id)
+        *audit_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int voc_item_audit(PGconn *conn, long long item_id, const char *kind, const char *actor,
+                   const char *reason, const char *data_json, enum voc_db_fault *fault, char *err,
+                   size_t errlen)
+{
+    return item_audit_id(conn, item_id, kind, actor, reason, data_json, NULL, fault, err, errlen);
 }
 
 int voc_item_publish(PGconn *conn, long long item_id, const char *what, enum voc_db_fault *fault,
@@ -373,6 +391,25 @@ static int item_snooze_data(PGconn *conn, const struct voc_item_cmd *cmd,
     return rc;
 }
 
+/* voc_item_record for a resolution, plus what it owes customers: a follow-up
+ * task on the case of everyone whose complaint joined the item (voc/case.h),
+ * in the same transaction, tied to this resolution's audit row. */
+static int item_record_resolved(PGconn *conn, long long id, const struct voc_item_cmd *cmd,
+                                const char *data_json, enum voc_db_fault *fault, char *err,
+                                size_t errlen)
+{
+    long long audit_id = 0;
+    int followups = 0;
+    if (item_audit_id(conn, id, "state_changed", cmd->actor, cmd->note, data_json, &audit_id, fault,
+                      err, errlen) != 0 ||
+        voc_item_publish(conn, id, "resolved", fault, err, errlen) != 0 ||
+        voc_case_followups_for_item(conn, id, audit_id, &followups, fault, err, errlen) != 0)
+        return VOC_ITEM_ERROR;
+    if (followups > 0)
+        voc_info("case_followups", "item=%lld resolution=%lld tasks=%d", id, audit_id, followups);
+    return VOC_ITEM_DONE;
+}
+
 static int item_set_state_in(PGconn *conn, const struct voc_item_cmd *cmd, const char *to,
                              struct voc_item_outcome *out, enum voc_db_fault *fault, char *err,
                              size_t errlen)
@@ -425,8 +462,11 @@ static int item_set_state_in(PGconn *conn, const struct voc_item_cmd *cmd, const
         goto out;
     }
     const bool regress = strcmp(to, "regressed") == 0;
-    rc = voc_item_record(conn, r.id, regress ? "regressed" : "state_changed",
-                         reopen ? "reopened" : to, cmd, data_s, fault, err, errlen);
+    if (strcmp(to, "resolved") == 0)
+        rc = item_record_resolved(conn, r.id, cmd, data_s, fault, err, errlen);
+    else
+        rc = voc_item_record(conn, r.id, regress ? "regressed" : "state_changed",
+                             reopen ? "reopened" : to, cmd, data_s, fault, err, errlen);
 out:
     json_decref(data);
     free(data_s);

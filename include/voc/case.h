@@ -25,11 +25,13 @@ struct voc_case_new {
     const char *channel;      /* may be NULL */
     const char *opened_at;    /* RFC 3339: when the customer spoke (the event's time) */
     const char *reply_due_at; /* RFC 3339: the promised first reply, from sla.yaml */
+    const char *actor;        /* added: who opens it, for the audit row; NULL = "voc-track" */
 };
 
 /* Opens the case inside the caller's transaction unless one exists for the
  * event (a redelivery): *case_id receives the id either way, *created whether
- * it is new. Writes the "opened" audit row. Returns 0 or -1 (err, *fault). */
+ * it is new. Writes the "opened" audit row. Returns 0 or -1 (err, *fault).
+ * A tier other than vip or svip (any case) is stored as standard. */
 int voc_case_open(PGconn *conn, const struct voc_case_new *c, long long *case_id, bool *created,
                   enum voc_db_fault *fault, char *err, size_t errlen);
 
@@ -41,11 +43,38 @@ int voc_case_open(PGconn *conn, const struct voc_case_new *c, long long *case_id
 int voc_case_followups_for_item(PGconn *conn, long long item_id, long long resolution_id,
                                 int *created, enum voc_db_fault *fault, char *err, size_t errlen);
 
+/* Added: appends an audit row (voc.case_event) inside the caller's
+ * transaction, for what voc-track records itself: kind "reminded" or
+ * "escalated" (opened, replied, callback, promised, task_created, task_done,
+ * commented and closed are written by the functions here). data_json may be
+ * NULL. *event_id (may be NULL) receives the new row's id. Returns 0 or -1
+ * (err, *fault). */
+int voc_case_audit(PGconn *conn, long long case_id, const char *kind, const char *actor,
+                   const char *reason, const char *data_json, long long *event_id,
+                   enum voc_db_fault *fault, char *err, size_t errlen);
+
 /* Results as in voc/item.h: DONE, REFUSED (nothing written, err says why in
  * words a support agent understands), ERROR (database; roll back). */
 enum { VOC_CASE_DONE = 0, VOC_CASE_REFUSED = 1, VOC_CASE_ERROR = -1 };
 
-/* One command on one case, the same for every door. */
+/* One command on one case, the same for every door. The rules:
+ *   reply      open -> replied (replied_at/by, reply_note = note)
+ *   callback   open or replied. Records outcome, reason, satisfaction in the
+ *              case's callback_* columns (the latest; every attempt is in the
+ *              audit). resolved/unresolved need a reason (the customer
+ *              answered: "no dissatisfaction without a cause"); satisfaction
+ *              only goes with them. A callback that reached the customer
+ *              (anything but no_answer) on an open case is its first reply
+ *              too (open -> replied). A resolved outcome closes the case
+ *              when no task is open; otherwise it stays replied.
+ *   promise    open or replied: a "progress" task due at due_at (future).
+ *   task-done  task_id (case_id 0, or the task's case): marks an open task
+ *              done; if the case's latest callback said resolved and no task
+ *              is left open, the case closes.
+ *   close      open or replied, and no task open (tell the customer first).
+ *   comment    any state; note required.
+ * Refusals name the case, its state and what the verb needs, e.g.
+ * "case 12 is closed; 'reply' needs open". */
 struct voc_case_cmd {
     const char *verb; /* reply, callback, promise, task-done, close, comment */
     long long case_id;
@@ -58,8 +87,24 @@ struct voc_case_cmd {
     const char *due_at;  /* promise: RFC 3339 time the update is promised by */
 };
 
+/* What a command did, for the caller to report (added). */
+struct voc_case_outcome {
+    long long case_id;   /* the case acted on (task-done: the task's case) */
+    char from_state[16]; /* the case's state before */
+    char to_state[16];   /* and after */
+    long long task_id;   /* promise: the new task; task-done: the task */
+};
+
 /* Runs cmd in a transaction of its own. */
 int voc_case_run(PGconn *conn, const struct voc_case_cmd *cmd, enum voc_db_fault *fault, char *err,
                  size_t errlen);
+/* Added: voc_case_run that also says what it did (out may be NULL). */
+int voc_case_run_out(PGconn *conn, const struct voc_case_cmd *cmd, struct voc_case_outcome *out,
+                     enum voc_db_fault *fault, char *err, size_t errlen);
+/* Added: cmd inside the caller's open transaction (locks, checks, writes, the
+ * audit rows). On REFUSED nothing was written; on ERROR roll back. For a
+ * caller that makes more than the command atomic (voc.command idempotency). */
+int voc_case_apply(PGconn *conn, const struct voc_case_cmd *cmd, struct voc_case_outcome *out,
+                   enum voc_db_fault *fault, char *err, size_t errlen);
 
 #endif

@@ -10,13 +10,11 @@
  * The commands go through voc_item_run(), the same code voc.command uses, so
  * both doors obey one state machine. Exit: 0 done, 1 refused or failed (the
  * message says why), 2 bad usage or configuration. */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "voc/config.h"
 #include "voc/db.h"
@@ -41,82 +39,6 @@
 
 static const char *const dimensions[] = {"class", "product", "line", "service", "unclassified"};
 
-/* Loads the configuration and connects. NULL with *rc set (2: bad
- * configuration, 1: no database) after saying why. */
-static PGconn *item_connect(const char *config_dir, const char *cmd, int *rc)
-{
-    struct voc_config cfg = {0};
-    struct voc_diag diag = {0};
-    PGconn *conn = NULL;
-    char err[512];
-    *rc = 2;
-    if (voc_config_load(config_dir, &cfg, &diag) != 0) {
-        voc_diag_print(&diag, stderr);
-        goto out;
-    }
-    *rc = 1;
-    conn = voc_db_connect(cfg.postgres.dsn, "vocctl", err, sizeof err);
-    if (!conn)
-        fprintf(stderr, "vocctl %s: cannot connect to PostgreSQL: %s\n", cmd, err);
-out:
-    voc_config_free(&cfg);
-    voc_diag_free(&diag);
-    return conn;
-}
-
-static int parse_id(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 1)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Prints s (UTF-8) with control characters blanked, padded to `width`
- * terminal columns (CJK text takes two per character). */
-static void put_cell(const char *s, int width)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    int used = 0;
-    utf8proc_int32_t c;
-    for (utf8proc_ssize_t n; *p; p += n) {
-        n = utf8proc_iterate(p, -1, &c);
-        if (n <= 0) {
-            n = 1;
-            c = '?';
-        }
-        if (c < 0x20 || c == 0x7f) {
-            putchar(' ');
-            used++;
-        } else {
-            fwrite(p, 1, (size_t)n, stdout);
-            used += utf8proc_charwidth(c);
-        }
-    }
-    for (; used < width; used++)
-        putchar(' ');
-}
-
-static int cell_width(const char *s)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    int w = 0;
-    utf8proc_int32_t c;
-    for (utf8proc_ssize_t n; *p; p += n) {
-        n = utf8proc_iterate(p, -1, &c);
-        if (n <= 0) {
-            n = 1; /* put_cell prints '?' for it */
-            w++;
-        } else {
-            w += c < 0x20 || c == 0x7f ? 1 : utf8proc_charwidth(c);
-        }
-    }
-    return w;
-}
-
 /* The listed items, numbered in display order (the ORDER BY is here once, for
  * both the table and --json). */
 static const char items_cte[] =
@@ -131,24 +53,7 @@ static void print_table(const PGresult *res)
     static const char *const heads[] = {"ID",     "STATE",      "SEVERITY", "DIMENSION/CATEGORY",
                                         "ENTITY", "DEPARTMENT", "ASSIGNEE", "OCC",
                                         "CUST",   "LAST SEEN",  "TITLE"};
-    enum { NCOL = sizeof heads / sizeof heads[0] };
-    int width[NCOL];
-    for (int c = 0; c < NCOL; c++) {
-        width[c] = cell_width(heads[c]);
-        for (int r = 0; r < PQntuples(res); r++) {
-            int w = cell_width(PQgetvalue(res, r, c));
-            width[c] = w > width[c] ? w : width[c];
-        }
-    }
-    for (int c = 0; c < NCOL; c++) {
-        put_cell(heads[c], c + 1 < NCOL ? width[c] + 2 : 0);
-    }
-    putchar('\n');
-    for (int r = 0; r < PQntuples(res); r++) {
-        for (int c = 0; c < NCOL; c++)
-            put_cell(PQgetvalue(res, r, c), c + 1 < NCOL ? width[c] + 2 : 0);
-        putchar('\n');
-    }
+    vocctl_print_table(res, heads, sizeof heads / sizeof heads[0]);
 }
 
 static int items_query(PGconn *conn, const char *const *filters, bool json)
@@ -222,7 +127,7 @@ int vocctl_items(int argc, char **argv, const char *config_dir)
                 return 2;
         } else if (c == 'l') {
             filters[3] = optarg;
-            if (parse_id(optarg, &limit) != 0 || limit > 100000) {
+            if (vocctl_parse_id(optarg, &limit) != 0 || limit > 100000) {
                 fprintf(stderr, "vocctl items: --limit must be 1..100000\n");
                 return 2;
             }
@@ -237,7 +142,7 @@ int vocctl_items(int argc, char **argv, const char *config_dir)
         fputs(ITEMS_USAGE, stderr);
         return 2;
     }
-    PGconn *conn = item_connect(config_dir, "items", &rc);
+    PGconn *conn = vocctl_connect(config_dir, "items", &rc);
     if (!conn)
         return rc;
     rc = items_query(conn, filters, json);
@@ -306,7 +211,7 @@ static void show_item(const json_t *it)
            item_jt(it, "severity"), item_jt(it, "dimension"), item_jt(it, "category"),
            item_jt(it, "entity"));
     printf("title:       ");
-    put_cell(item_jt(it, "title"), 0); /* customer text: keep it on one line */
+    vocctl_put_cell(item_jt(it, "title"), 0); /* customer text: keep it on one line */
     putchar('\n');
     printf("department:  %s (owner %s)  assignee %s  notify %s\n", item_jt(it, "department"),
            item_jt(it, "owner"), item_jt(it, "assignee"), item_jt(it, "notify"));
@@ -334,7 +239,7 @@ static void show_rest(const json_t *doc)
                item_jt(e, "data"));
         if (json_is_string(json_object_get(e, "reason"))) {
             printf("  \"");
-            put_cell(item_jt(e, "reason"), 0);
+            vocctl_put_cell(item_jt(e, "reason"), 0);
             putchar('"');
         }
         putchar('\n');
@@ -351,7 +256,7 @@ static void show_rest(const json_t *doc)
         printf("  %s  %s  %s  customer %s (%s)  ", item_jt(e, "occurred_at"),
                item_jt(e, "event_id"), item_jt(e, "type"), item_jt(e, "customer_id"),
                item_jt(e, "tier"));
-        put_cell(item_jt(e, "text"), 0);
+        vocctl_put_cell(item_jt(e, "text"), 0);
         putchar('\n');
     }
 }
@@ -419,7 +324,7 @@ static int item_check_args(const struct item_args *a, int npos, char **pos)
     if (npos != (merge ? 2 : 1))
         return item_usage(merge ? "merge needs FROM and INTO" : "expected one item ID");
     long long id;
-    if (parse_id(pos[0], &id) != 0 || (merge && parse_id(pos[1], &id) != 0))
+    if (vocctl_parse_id(pos[0], &id) != 0 || (merge && vocctl_parse_id(pos[1], &id) != 0))
         return item_usage("an item ID is a positive number");
     if (show)
         return c->actor || c->note || c->assignee || c->until || c->more
@@ -462,7 +367,7 @@ static int item_parse(int argc, char **argv, struct item_args *a)
         } else if (c == 'u') {
             a->cmd.until = optarg;
         } else if (c == 'o') {
-            if (parse_id(optarg, &more) != 0 || more > 1000000)
+            if (vocctl_parse_id(optarg, &more) != 0 || more > 1000000)
                 return item_usage("--occurrences must be a positive number");
             a->cmd.more = (int)more;
         } else if (c == 'j') {
@@ -477,9 +382,9 @@ static int item_parse(int argc, char **argv, struct item_args *a)
     int rc = item_check_args(a, argc - optind, argv + optind);
     if (rc >= 0)
         return rc;
-    parse_id(argv[optind], &a->cmd.item_id);
+    vocctl_parse_id(argv[optind], &a->cmd.item_id);
     if (strcmp(a->cmd.verb, "merge") == 0)
-        parse_id(argv[optind + 1], &a->cmd.into_id);
+        vocctl_parse_id(argv[optind + 1], &a->cmd.into_id);
     return -1;
 }
 
@@ -521,7 +426,7 @@ int vocctl_item(int argc, char **argv, const char *config_dir)
     rc = item_parse(argc - 1, argv + 1, &a);
     if (rc >= 0)
         return rc;
-    PGconn *conn = item_connect(config_dir, "item", &rc);
+    PGconn *conn = vocctl_connect(config_dir, "item", &rc);
     if (!conn)
         return rc;
     if (strcmp(a.cmd.verb, "show") == 0)

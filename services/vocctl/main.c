@@ -22,6 +22,7 @@ static const struct {
     {"items", vocctl_items, "items [filters]         list improvement items"},
     {"item", vocctl_item, "item show|ack|resolve|merge|... ID   act on one item"},
     {"outreach", vocctl_outreach, "outreach list|done ...  proactive-outreach tasks"},
+    {"case", vocctl_case, "case list|show|reply|callback|... customer cases and follow-ups"},
     {"simulate", vocctl_simulate,
      "simulate [options]      classroom telemetry with injected stalls"},
 };

@@ -4,6 +4,8 @@
 #ifndef VOCCTL_H
 #define VOCCTL_H
 
+#include <libpq-fe.h>
+
 int vocctl_migrate(int argc, char **argv, const char *config_dir);  /* cmd_migrate.c */
 int vocctl_publish(int argc, char **argv, const char *config_dir);  /* cmd_publish.c */
 int vocctl_config(int argc, char **argv, const char *config_dir);   /* cmd_config.c */
@@ -14,5 +16,22 @@ int vocctl_items(int argc, char **argv, const char *config_dir);    /* cmd_item.
 int vocctl_item(int argc, char **argv, const char *config_dir);     /* cmd_item.c */
 int vocctl_outreach(int argc, char **argv, const char *config_dir); /* cmd_outreach.c */
 int vocctl_simulate(int argc, char **argv, const char *config_dir); /* cmd_simulate.c */
+int vocctl_case(int argc, char **argv, const char *config_dir);     /* cmd_case.c */
+
+/* Shared helpers (util.c). */
+
+/* Loads the configuration and connects. NULL with *rc set (2: bad
+ * configuration, 1: no database) after saying why ("vocctl <cmd>: ..."). */
+PGconn *vocctl_connect(const char *config_dir, const char *cmd, int *rc);
+/* A positive decimal id: 0, or -1 when s is anything else. */
+int vocctl_parse_id(const char *s, long long *out);
+/* Prints s (UTF-8) with control characters blanked, padded to `width`
+ * terminal columns (CJK text takes two per character). */
+void vocctl_put_cell(const char *s, int width);
+/* The columns vocctl_put_cell(s, 0) takes. */
+int vocctl_cell_width(const char *s);
+/* Prints the first ncol (at most 32) columns of res under heads, aligned,
+ * every cell through vocctl_put_cell. */
+void vocctl_print_table(const PGresult *res, const char *const *heads, int ncol);
 
 #endif

@@ -496,3 +496,27 @@ void voc_route(const struct voc_routing *r, const char *dimension, const char *c
     }
     fill(out, &r->depts[r->triage_dept], "triage", r->triage_owner, r->triage_notify, true);
 }
+
+static const char *triage_notify(const struct voc_routing *r)
+{
+    return r->triage_notify ? r->triage_notify : r->depts[r->triage_dept].notify;
+}
+
+const char *voc_routing_department_notify(const struct voc_routing *r, const char *department)
+{
+    int d = dept_index(r, department);
+    if (d < 0 || d == r->triage_dept || !r->depts[d].notify)
+        return triage_notify(r);
+    return r->depts[d].notify;
+}
+
+const char *voc_routing_target(const struct voc_routing *r, size_t i)
+{
+    for (size_t k = 0; k < r->ndepts; k++)
+        if (r->depts[k].notify && i-- == 0)
+            return r->depts[k].notify;
+    for (size_t k = 0; k < r->nrules; k++)
+        if (r->rules[k].notify && i-- == 0)
+            return r->rules[k].notify;
+    return r->triage_notify && i == 0 ? r->triage_notify : NULL;
+}

@@ -3,7 +3,7 @@
 set -uo pipefail
 [ "$(id -u)" = 0 ] || exec sudo "$0" "$@"
 cd "$(dirname "$0")/../.."
-for svc in voc-outreach voc-aggregate voc-ingest voc-bus; do
+for svc in voc-notify webhook-sink voc-track voc-outreach voc-aggregate voc-ingest voc-bus; do
   [ -f run/$svc.pid ] || continue
   pid=$(cat run/$svc.pid)
   if kill "$pid" 2>/dev/null; then

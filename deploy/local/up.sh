@@ -2,11 +2,14 @@
 # Starts the whole system on its embedded defaults and shows it working:
 # installs what it needs, builds, starts a local PostgreSQL cluster (Debian's
 # "15/vocloop" on port 5444), voc-bus (the in-memory development broker),
-# applies the migrations, starts voc-ingest, voc-aggregate and voc-outreach,
-# publishes deploy/samples and a minute of simulated classroom telemetry, and
-# prints what landed in Postgres: events per dimension, the improvement items
-# they made, the outreach task for the stalled student, and the dead letters. Services keep running;
-# deploy/local/down.sh stops them. Logs: run/logs/.
+# applies the migrations, starts voc-ingest, voc-aggregate, voc-outreach,
+# voc-track and voc-notify (its chat webhooks pointed at a local sink,
+# deploy/local/webhook_sink.py), publishes deploy/samples and a minute of
+# simulated classroom telemetry, and prints what landed in Postgres: events
+# per dimension, the improvement items they made, the customer cases and
+# their promised reply times, the notifications delivered to departments, the
+# outreach task for the stalled student, and the dead letters. Services keep
+# running; deploy/local/down.sh stops them. Logs: run/logs/.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || exec sudo "$0" "$@"
 cd "$(dirname "$0")/../.."
@@ -54,6 +57,24 @@ echo $! >run/voc-aggregate.pid
 echo "== voc-outreach"
 nohup "$bin/voc-outreach" >run/logs/voc-outreach.log 2>&1 &
 echo $! >run/voc-outreach.pid
+
+echo "== voc-track"
+nohup "$bin/voc-track" >run/logs/voc-track.log 2>&1 &
+echo $! >run/voc-track.pid
+
+# No real chat webhooks here: every target posts to a local sink. In
+# production each VOC_WEBHOOK_* holds the target's real URL (with its token).
+echo "== voc-notify (webhooks -> local sink, run/logs/webhooks.log)"
+rm -f run/sink.port
+nohup /usr/bin/python3 deploy/local/webhook_sink.py run/sink.port run/logs/webhooks.log \
+  >run/logs/webhook-sink.log 2>&1 &
+echo $! >run/webhook-sink.pid
+for _ in $(seq 100); do [ -s run/sink.port ] && break; sleep 0.1; done
+for var in $(sed -n 's/^ *url_env: *\(VOC_WEBHOOK_[A-Z0-9_]*\).*/\1/p' deploy/config/notify.yaml); do
+  export "$var=http://127.0.0.1:$(cat run/sink.port)/${var#VOC_WEBHOOK_}"
+done
+nohup "$bin/voc-notify" >run/logs/voc-notify.log 2>&1 &
+echo $! >run/voc-notify.pid
 cat >run/env <<ENV
 export VOC_KAFKA_BROKERS=$VOC_KAFKA_BROKERS
 export VOC_PG_DSN="$VOC_PG_DSN"
@@ -90,6 +111,22 @@ done
 sleep 1
 echo "== improvement items (vocctl items)"
 "$bin/vocctl" items --limit 12
+echo "== customer cases (every complaint and low rating; vocctl case list)"
+for _ in $(seq 100); do
+  [ "$(psql_q 'SELECT count(*) FROM voc.case')" -gt 0 ] && break
+  sleep 0.1
+done
+psql "$VOC_PG_DSN" -q -c "SELECT id, kind, tier, channel, state,
+  to_char(opened_at AT TIME ZONE 'Asia/Shanghai', 'Dy MM-DD HH24:MI') AS opened_cst,
+  to_char(reply_due_at AT TIME ZONE 'Asia/Shanghai', 'Dy MM-DD HH24:MI') AS reply_due_cst
+  FROM voc.case ORDER BY id LIMIT 8"
+echo "== notifications delivered to departments (voc.delivery; voc-notify groups them)"
+for _ in $(seq 100); do
+  [ "$(psql_q "SELECT count(*) FROM voc.delivery WHERE outcome = 'ok'")" -gt 0 ] && break
+  sleep 0.1
+done
+psql "$VOC_PG_DSN" -q -c "SELECT target, count(*) AS messages, sum(cardinality(notice_ids)) AS notices,
+  string_agg(DISTINCT outcome, ',') AS outcomes FROM voc.delivery GROUP BY target ORDER BY target"
 echo "== proactive outreach: a minute of 6 classrooms, one student's video freezes"
 start=$(( ($(date +%s) - 60) * 1000 ))
 "$bin/vocctl" simulate --classrooms 6 --students 5 --lines 2 --duration-s 60 --seed 3 \
@@ -106,6 +143,8 @@ cat <<MSG
 Running. Query it:   . run/env && psql "\$VOC_PG_DSN"
 Send more events:    . run/env && $bin/vocctl publish auto FILE
 Act on an item:      . run/env && $bin/vocctl item show ID   (ack, resolve, assign, ...)
+Answer a customer:   . run/env && $bin/vocctl case reply ID --by YOU --note "..."
+Webhook messages:    run/logs/webhooks.log
 Close a call:        . run/env && $bin/vocctl outreach done ID --outcome reached --by YOU
 Stop everything:     deploy/local/down.sh
 MSG

@@ -25,6 +25,18 @@ struct voc_routing *voc_routing_load(const char *path, struct voc_diag *diag);
 void voc_routing_free(struct voc_routing *r);
 const char *voc_routing_version(const struct voc_routing *r);
 
+/* Where a notification for department goes (voc-notify): the department's
+ * notify target; the triage department's is triage's own override when it
+ * has one, as for an unmatched item. A department that is unknown or has no
+ * target falls back to triage's, so someone always hears. Never NULL for a
+ * loaded table. Points into r. */
+const char *voc_routing_department_notify(const struct voc_routing *r, const char *department);
+
+/* The i-th notify target the file names (departments, then rules, then
+ * triage; names may repeat), NULL after the last: to check that each is
+ * defined where targets are (notify.yaml). */
+const char *voc_routing_target(const struct voc_routing *r, size_t i);
+
 /* Routes an item; entity may be NULL. severity is low|medium|high|critical. */
 void voc_route(const struct voc_routing *r, const char *dimension, const char *category,
                const char *entity, const char *severity, struct voc_route *out);

@@ -77,6 +77,7 @@ struct aggregate *aggregate_new(const struct voc_config *cfg, rd_kafka_t *produc
     }
     a->db.cfg = &cfg->aggregate;
     a->db.routing = a->routing;
+    a->db.notice_topic = cfg->topics.notification;
     return a;
 }
 

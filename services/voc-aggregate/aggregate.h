@@ -37,6 +37,7 @@ struct agg_db {
     PGconn *conn;
     const struct voc_aggregate_config *cfg;
     const struct voc_routing *routing;
+    const char *notice_topic; /* voc.notification: item.opened / item.regressed notices */
     enum voc_db_fault fault;
     char err[512];
 };
@@ -56,6 +57,10 @@ int agg_audit(struct agg_db *db, long long id, const char *kind, const char *rea
               const char *fmt, ...);
 /* Writes the item's "item.<what>" event to the outbox. 0 or -1. */
 int agg_publish(struct agg_db *db, long long id, const char *what);
+/* Tells the item's department (addressed to its owner) that the item was
+ * opened (kind "item.opened") or came back after resolution
+ * ("item.regressed"), in the batch's transaction. 0 or -1. */
+int agg_notice(struct agg_db *db, long long id, const char *kind);
 const char *agg_severity_name(int rank);
 
 /* itemdb.c. Each returns 0, or -1 with db->fault/err set. */

@@ -145,7 +145,8 @@ static int decide_done(struct agg_db *db, const char *state, bool after, bool wi
                  1, vals) < 0 ||
         agg_audit(db, *item_id, "regressed", "a new occurrence after resolution, within the window",
                   "{s:s, s:s}", "from", state, "to", "regressed") < 0 ||
-        agg_publish(db, *item_id, "regressed") < 0)
+        agg_publish(db, *item_id, "regressed") < 0 ||
+        agg_notice(db, *item_id, "item.regressed") < 0)
         return -1;
     *how = "regression";
     return 0;

@@ -7,6 +7,7 @@
 
 #include "aggregate.h"
 #include "voc/item.h"
+#include "voc/notice.h"
 
 /* Severity never drops by itself: the highest event severity, raised by
  * volume and by VIP share, and never below what the item already has. */
@@ -114,13 +115,50 @@ static int recount(struct agg_db *db, long long id, const char *idtxt)
     return agg_item_call(db, voc_item_recount(db->conn, id, &db->fault, db->err, sizeof db->err));
 }
 
+int agg_notice(struct agg_db *db, long long id, const char *kind)
+{
+    char idtxt[24], title[400];
+    snprintf(idtxt, sizeof idtxt, "%lld", id);
+    const char *vals[] = {idtxt};
+    PGresult *r = agg_q(db,
+                        "SELECT department, owner, severity, title FROM voc.item"
+                        " WHERE id = $1::bigint",
+                        1, vals, PGRES_TUPLES_OK);
+    if (!r)
+        return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return 0;
+    }
+    bool regressed = strcmp(kind, "item.regressed") == 0;
+    snprintf(title, sizeof title, "%s item %lld (%s): %.200s",
+             regressed ? "Back after resolution:" : "New", id, PQgetvalue(r, 0, 2),
+             PQgetvalue(r, 0, 3));
+    struct voc_notice n = {
+        .kind = kind,
+        .department = PQgetvalue(r, 0, 0),
+        .recipient = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1),
+        .subject = "item",
+        .subject_id = id,
+        .title = title,
+        .severity = PQgetvalue(r, 0, 2),
+        .text = regressed ? "a new occurrence after the fix: the item is back with its owner, "
+                            "and its SLA clocks start again"
+                          : NULL,
+    };
+    int rc = voc_notice_add(db->conn, db->notice_topic, &n, &db->fault, db->err, sizeof db->err);
+    PQclear(r);
+    return rc;
+}
+
 /* The outbox events of the batch, once counts and severity are final: a new
- * item goes out as item.opened (and item.routed when triage must hear of it),
- * an existing one as item.recurred. */
+ * item goes out as item.opened (and item.routed when triage must hear of it)
+ * with an item.opened notice to its department, an existing one as
+ * item.recurred. */
 static int announce(struct agg_db *db, const struct agg_touched *t, const char *routing_rule)
 {
     if (t->opened) {
-        if (agg_publish(db, t->id, "opened") < 0)
+        if (agg_publish(db, t->id, "opened") < 0 || agg_notice(db, t->id, "item.opened") < 0)
             return -1;
         return strcmp(routing_rule, "triage") == 0 ? agg_publish(db, t->id, "routed") : 0;
     }

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "voc/config.h"
+#include "voc/notify.h"
 #include "voc/routing.h"
+#include "voc/sla.h"
 #include "voc/stall.h"
 #include "voc/taxonomy.h"
 #include "vocctl.h"
@@ -24,17 +26,25 @@ int vocctl_config(int argc, char **argv, const char *config_dir)
     struct voc_stall_config outreach;
     if (voc_stall_config_load(cfg.outreach_path, &outreach, &diag) < 0)
         rc = -1;
-    if (!tax || !routing)
+    struct voc_sla *sla = voc_sla_load(cfg.sla_path, &diag);
+    if (!tax || !routing || !sla)
+        rc = -1;
+    struct voc_notify_targets targets;
+    if (voc_notify_targets_load(cfg.notify_path, &targets, &diag) < 0 ||
+        (routing &&
+         voc_notify_targets_check_routing(&targets, cfg.notify_path, routing, &diag) < 0))
         rc = -1;
     voc_diag_print(&diag, stderr);
     if (rc == 0)
         printf("configuration in %s is valid (voc.yaml, taxonomy.yaml version %s, routing.yaml "
-               "version %s, outreach.yaml)\n",
-               dir, voc_taxonomy_version(tax), voc_routing_version(routing));
+               "version %s, outreach.yaml, sla.yaml version %s, notify.yaml)\n",
+               dir, voc_taxonomy_version(tax), voc_routing_version(routing), voc_sla_version(sla));
     else if (diag.count == 0)
         fprintf(stderr, "%s: configuration could not be loaded\n", dir);
     voc_taxonomy_free(tax);
     voc_routing_free(routing);
+    voc_sla_free(sla);
+    voc_notify_targets_free(&targets);
     voc_config_free(&cfg);
     voc_diag_free(&diag);
     return rc == 0 ? 0 : 2;

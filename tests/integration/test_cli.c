@@ -22,8 +22,8 @@ static int run(const char *cmd, char *out, size_t outlen)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static const char *const binaries[] = {"voc-bus", "voc-ingest", "voc-aggregate", "voc-outreach",
-                                       "vocctl"};
+static const char *const binaries[] = {"voc-bus",   "voc-ingest", "voc-aggregate", "voc-outreach",
+                                       "voc-track", "voc-notify", "vocctl"};
 
 START_TEST(help_version_and_bad_usage)
 {

@@ -7,10 +7,30 @@
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 
+static const void *cfg_at(const struct voc_config *cfg, size_t offset)
+{
+    return (const char *)cfg + offset;
+}
+
+static const char *cfg_str(const struct voc_config *cfg, size_t offset)
+{
+    const char *v;
+    memcpy(&v, cfg_at(cfg, offset), sizeof v);
+    return v;
+}
+
+static long long cfg_ll(const struct voc_config *cfg, size_t offset)
+{
+    long long v;
+    memcpy(&v, cfg_at(cfg, offset), sizeof v);
+    return v;
+}
+
 static int run(const struct voc_service *svc, const struct voc_config *cfg)
 {
     char err[512];
-    const char *topics[16];
+    const char *topics[VOC_SERVICE_MAX_TOPICS];
+    const char *group = cfg_str(cfg, svc->group_id_at);
     int rc = VOC_EXIT_FAILURE, bad_config = 0;
     rd_kafka_t *consumer = NULL;
     void *state = NULL;
@@ -24,17 +44,20 @@ static int run(const struct voc_service *svc, const struct voc_config *cfg)
         rc = bad_config ? VOC_EXIT_USAGE : VOC_EXIT_FAILURE;
         goto done;
     }
-    size_t ntopics = svc->topics(cfg, topics, sizeof topics / sizeof topics[0]);
-    consumer = voc_kafka_consumer_new(cfg, svc->group_id(cfg), topics, ntopics, err, sizeof err);
+    size_t ntopics = svc->ntopics;
+    for (size_t i = 0; i < ntopics; i++)
+        topics[i] = cfg_str(cfg, svc->topics_at[i]);
+    consumer = voc_kafka_consumer_new(cfg, group, topics, ntopics, err, sizeof err);
     if (!consumer) {
         voc_log(VOC_LOG_ERROR, "consumer_failed", "error=%s", voc_log_q(err));
         rc = VOC_EXIT_USAGE;
         goto done;
     }
-    struct voc_consumer_opts opts = {
-        .batch_size = svc->batch_size(cfg), .flush_ms = svc->flush_ms(cfg), .max_backoff_ms = 5000};
+    struct voc_consumer_opts opts = {.batch_size = (size_t)cfg_ll(cfg, svc->batch_size_at),
+                                     .flush_ms = (int)cfg_ll(cfg, svc->flush_ms_at),
+                                     .max_backoff_ms = 5000};
     voc_log(VOC_LOG_INFO, "started", "group=%s topics=%zu batch_size=%zu flush_ms=%d brokers=%s",
-            svc->group_id(cfg), ntopics, opts.batch_size, opts.flush_ms,
+            group, ntopics, opts.batch_size, opts.flush_ms,
             voc_log_q(voc_config_kafka_get(cfg, "bootstrap.servers")));
     struct voc_batch_handler handler = svc->handler(state);
     rc = voc_consumer_run(consumer, &opts, &handler, &stop_requested) == 0 ? VOC_EXIT_OK

@@ -4,49 +4,7 @@
 #include "track_service.h"
 #include "voc/service.h"
 
-static const char *group_id(const struct voc_config *cfg)
-{
-    return cfg->track.group_id;
-}
-
-static size_t topics(const struct voc_config *cfg, const char **out, size_t max)
-{
-    (void)max;
-    out[0] = cfg->topics.command;
-    out[1] = cfg->topics.classified;
-    return 2;
-}
-
-static size_t batch_size(const struct voc_config *cfg)
-{
-    return (size_t)cfg->track.batch_size;
-}
-
-static int flush_ms(const struct voc_config *cfg)
-{
-    return (int)cfg->track.flush_ms;
-}
-
-static void *create(const struct voc_config *cfg, rd_kafka_t *producer,
-                    volatile sig_atomic_t *reload, int *bad_config)
-{
-    return track_new(cfg, producer, reload, bad_config);
-}
-
-static void destroy(void *state)
-{
-    track_free(state);
-}
-
-static struct voc_batch_handler handler(void *state)
-{
-    return track_handler(state);
-}
-
-static void log_totals(const void *state)
-{
-    track_log_totals(state);
-}
+VOC_SERVICE_ADAPTERS(track, struct track)
 
 int main(int argc, char **argv)
 {
@@ -54,14 +12,12 @@ int main(int argc, char **argv)
         .name = "voc-track",
         .summary = "Runs the SLA clock on items and cases, item commands from voc.command, and "
                    "opens a case per complaint and low rating.",
-        .group_id = group_id,
-        .topics = topics,
-        .batch_size = batch_size,
-        .flush_ms = flush_ms,
-        .create = create,
-        .destroy = destroy,
-        .handler = handler,
-        .log_totals = log_totals,
+        .group_id_at = VOC_CFG(track.group_id),
+        .batch_size_at = VOC_CFG(track.batch_size),
+        .flush_ms_at = VOC_CFG(track.flush_ms),
+        .topics_at = {VOC_CFG(topics.command), VOC_CFG(topics.classified)},
+        .ntopics = 2,
+        VOC_SERVICE_HOOKS(track),
     };
     return voc_service_main(&svc, argc, argv);
 }

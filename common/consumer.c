@@ -101,6 +101,120 @@ static void flush_batch(struct consumer_loop *loop, int max_attempts)
     }
 }
 
+enum { FROM_TIME = 1, FROM_CHECKPOINT = 2 };
+
+/* The broker's first offset at (now - replay_ms) by message timestamp, for
+ * the partitions whose topic asks for one; NULL when none does or the broker
+ * cannot answer (then the handler's checkpoints still apply). */
+static rd_kafka_topic_partition_list_t *
+offsets_by_time(const struct voc_batch_handler *h, rd_kafka_t *rk,
+                const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!h->replay_ms)
+        return NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long wall = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        long long back = h->replay_ms(h->ctx, parts->elems[i].topic);
+        if (back > 0)
+            rd_kafka_topic_partition_list_add(at, parts->elems[i].topic, parts->elems[i].partition)
+                ->offset = wall - back;
+    }
+    rd_kafka_resp_err_t e = at->cnt ? rd_kafka_offsets_for_times(rk, at, 5000) : 0;
+    if (e)
+        voc_log(VOC_LOG_WARN, "replay_time_lookup_failed", "error=%s",
+                voc_log_q(rd_kafka_err2str(e)));
+    if (e || at->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(at);
+        return NULL;
+    }
+    return at;
+}
+
+/* Where partition p starts (see replay_from in voc/kafka.h): the earliest
+ * of committed, its offset by time and the handler's checkpoint, but not
+ * before the log start (an offset out of range would be left to
+ * auto.offset.reset, which may skip to the end). *source says which won
+ * (0: the committed offset). */
+static int64_t start_of(const struct voc_batch_handler *h, rd_kafka_t *rk,
+                        const rd_kafka_topic_partition_t *p, int64_t committed,
+                        const rd_kafka_topic_partition_list_t *by_time, int *source)
+{
+    int64_t from = committed, low = 0, high = 0;
+    *source = 0;
+    const rd_kafka_topic_partition_t *t =
+        by_time ? rd_kafka_topic_partition_list_find(by_time, p->topic, p->partition) : NULL;
+    if (t && !t->err && t->offset >= 0 && t->offset < from) {
+        from = t->offset;
+        *source = FROM_TIME;
+    }
+    int64_t mine = h->replay_from ? h->replay_from(h->ctx, p->topic, p->partition, committed) : -1;
+    if (mine >= 0 && mine < from) {
+        from = mine;
+        *source = FROM_CHECKPOINT;
+    }
+    if (!*source)
+        return committed;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, &high, 5000);
+    if (e) {
+        voc_log(VOC_LOG_WARN, "partition_not_rewound", "topic=%s partition=%d error=%s",
+                voc_log_q(p->topic), (int)p->partition, voc_log_q(rd_kafka_err2str(e)));
+        *source = 0;
+        return committed;
+    }
+    if (from < low)
+        from = low;
+    if (from >= committed) {
+        *source = 0;
+        return committed;
+    }
+    return from;
+}
+
+/* Moves the start of newly assigned partitions back so that the handler can
+ * rebuild its in-memory state (replay_ms, replay_from in voc/kafka.h).
+ * Best effort: what cannot be looked up leaves the committed offsets, which
+ * is what the loop did before. */
+static void rewind_assignment(struct consumer_loop *loop, rd_kafka_t *rk,
+                              rd_kafka_topic_partition_list_t *parts)
+{
+    const struct voc_batch_handler *h = loop ? loop->handler : NULL;
+    if (!h || (!h->replay_ms && !h->replay_from) || parts->cnt == 0)
+        return;
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, committed, 5000);
+    if (e) {
+        voc_log(VOC_LOG_WARN, "partitions_not_rewound", "error=%s", voc_log_q(rd_kafka_err2str(e)));
+        rd_kafka_topic_partition_list_destroy(committed);
+        return;
+    }
+    rd_kafka_topic_partition_list_t *by_time = offsets_by_time(h, rk, parts);
+    int rewound = 0, sources = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t done = committed->elems[i].offset;
+        int source;
+        if (committed->elems[i].err || done < 0)
+            continue; /* no commit yet: auto.offset.reset decides */
+        int64_t from = start_of(h, rk, &parts->elems[i], done, by_time, &source);
+        if (!source)
+            continue;
+        parts->elems[i].offset = from;
+        sources |= source;
+        rewound++;
+    }
+    if (rewound)
+        voc_log(VOC_LOG_INFO, "partitions_rewound", "count=%d source=%s", rewound,
+                sources == FROM_TIME         ? "time"
+                : sources == FROM_CHECKPOINT ? "checkpoint"
+                                             : "time+checkpoint");
+    if (by_time)
+        rd_kafka_topic_partition_list_destroy(by_time);
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
 void voc_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t *parts, void *opaque);
 void voc_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -111,6 +225,7 @@ void voc_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         voc_log(VOC_LOG_INFO, "partitions_assigned", "count=%d", parts->cnt);
+        rewind_assignment(loop, rk, parts);
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else

@@ -59,10 +59,10 @@ static struct part *part_get(struct voc_replay_marks *m, int32_t partition)
         size_t n = m->nparts ? m->nparts : 16;
         while (n <= i)
             n *= 2;
-        struct part **grown = realloc(m->parts, n * sizeof *grown);
+        struct part **grown = realloc(m->parts, n * sizeof(struct part *));
         if (!grown)
             return NULL;
-        memset(grown + m->nparts, 0, (n - m->nparts) * sizeof *grown);
+        memset(grown + m->nparts, 0, (n - m->nparts) * sizeof(struct part *));
         m->parts = grown;
         m->nparts = n;
     }
@@ -99,8 +99,7 @@ static int push_mark(struct part *p, int64_t offset)
     return 0;
 }
 
-int voc_replay_note(struct voc_replay_marks *m, int32_t partition, int64_t offset,
-                    int64_t event_ms)
+int voc_replay_note(struct voc_replay_marks *m, int32_t partition, int64_t offset, int64_t event_ms)
 {
     if (partition < 0 || partition >= VOC_REPLAY_MAX_PARTITIONS)
         return 0;
@@ -140,8 +139,7 @@ int voc_replay_point(const struct voc_replay_marks *m, int32_t partition,
     return 0;
 }
 
-size_t voc_replay_moved(const struct voc_replay_marks *m, struct voc_replay_point *out,
-                        size_t max)
+size_t voc_replay_moved(const struct voc_replay_marks *m, struct voc_replay_point *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->nparts && n < max; i++) {

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "voc/config.h"
 
@@ -52,6 +53,23 @@ struct voc_batch_handler {
     enum voc_batch_result (*process)(void *ctx, rd_kafka_message_t **msgs, size_t n);
     /* Optional: called once per loop iteration (e.g. to act on SIGHUP). */
     void (*tick)(void *ctx);
+    /* Optional, for handlers that keep state in memory and rebuild it after
+     * a restart or a rebalance by re-reading what came before the committed
+     * offset. When partitions are assigned, each starts at the earliest of:
+     * its committed offset; the broker's offset for (now - replay_ms) by
+     * message timestamp (when replay_ms returns > 0 for its topic and the
+     * broker can answer: librdkafka's mock cluster, voc-bus, cannot); and
+     * replay_from's answer, the handler's own checkpoint (an offset, or -1
+     * for none). Never after the committed offset, never before the log
+     * start; a partition with no committed offset yet is left to
+     * auto.offset.reset (and replay_from is not asked). Logged as
+     * partitions_rewound count=N source=time|checkpoint|time+checkpoint.
+     * replay_from runs inside the rebalance callback, on the loop's thread;
+     * committed tells it where the replay ends (messages before it were
+     * handled durably, so their side effects, e.g. dead letters, need not be
+     * repeated). */
+    long long (*replay_ms)(void *ctx, const char *topic);
+    int64_t (*replay_from)(void *ctx, const char *topic, int32_t partition, int64_t committed);
 };
 
 struct voc_consumer_opts {

@@ -52,8 +52,7 @@ int voc_replay_point(const struct voc_replay_marks *m, int32_t partition,
 
 /* Fills out with up to max partitions whose replay point moved since it was
  * last passed to voc_replay_saved(), in partition order. Returns how many. */
-size_t voc_replay_moved(const struct voc_replay_marks *m, struct voc_replay_point *out,
-                        size_t max);
+size_t voc_replay_moved(const struct voc_replay_marks *m, struct voc_replay_point *out, size_t max);
 /* Records that these points are persisted. */
 void voc_replay_saved(struct voc_replay_marks *m, const struct voc_replay_point *points, size_t n);
 

@@ -8,18 +8,25 @@
  * Stream time is an event-time watermark over the telemetry partitions
  * (see advance_watermark), so catching up after a restart cannot release a
  * hold before the lagging partitions have spoken; when heartbeats pause, the
- * tick moves it on by the wall clock, so held decisions are still released. */
+ * tick moves it on by the wall clock, so held decisions are still released.
+ * The windows live in memory: when telemetry partitions are assigned, the
+ * consumer loop rewinds them by the replay horizon (replay_from, replay_ms),
+ * using the checkpoints kept in voc.outreach_checkpoint (checkpoint.c) where
+ * the broker cannot look offsets up by time; the replayed decisions meet the
+ * tasks already written, which voc.outreach refuses to repeat. */
 #include "outreach.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "tasks.h"
 #include "voc/deadletter.h"
 #include "voc/event.h"
 #include "voc/log.h"
 #include "voc/outbox.h"
+#include "voc/replay.h"
 #include "voc/schema.h"
 #include "voc/stall.h"
 #include "voc/timeutil.h"
@@ -34,6 +41,10 @@
  * a rebalance) it waits this long so that every partition with a backlog has
  * delivered something before stream time may move. */
 #define WARMUP_MS 2000
+/* Replay marks: one per this much event time; checkpoints written this often. */
+#define MARK_SPACING_MS  1000
+#define CHECKPOINT_MS    1000
+#define CHECKPOINT_BATCH 256
 
 struct outreach {
     const struct voc_config *cfg;
@@ -59,7 +70,10 @@ struct outreach {
      * oldest of those among partitions heard from lately. */
     struct {
         int64_t latest_ms, wall_ms;
+        int64_t replay_end; /* the committed offset at assignment: below it, a replay */
     } parts[MAX_PARTITIONS];
+    struct voc_replay_marks *marks; /* where each telemetry partition's replay starts */
+    int64_t last_checkpoint_ms;
     int64_t watermark_ms, max_seen_ms, last_arrival_wall_ms, first_arrival_wall_ms;
     long long last_totals_ms;
     unsigned long long heartbeats, tasks, joins, deadlettered;
@@ -70,6 +84,28 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int slot_of(int32_t partition)
+{
+    return partition < 0 ? 0 : partition >= MAX_PARTITIONS ? MAX_PARTITIONS - 1 : partition;
+}
+
+/* Whether m was handled before, and is only re-read to rebuild the windows:
+ * its dead letter was sent then. */
+static bool replayed(const struct outreach *o, const rd_kafka_message_t *m)
+{
+    return m->partition >= 0 && m->partition < MAX_PARTITIONS - 1 &&
+           m->offset < o->parts[m->partition].replay_end;
+}
+
+/* How much event time must be re-read to rebuild the windows: a client is in
+ * an incident while it crossed a threshold within window_ms, and a crossing
+ * needs window_ms of heartbeats; a line counts the classrooms marked within
+ * line.window_ms (at least window_ms); held decisions wait line.grace_ms. */
+static int64_t replay_horizon_ms(const struct voc_stall_config *c)
+{
+    return c->line_window_ms + c->window_ms + c->line_grace_ms;
 }
 
 static int load_stall_config(const char *path, struct voc_stall_config *out)
@@ -103,6 +139,9 @@ struct outreach *outreach_new(const struct voc_config *cfg, rd_kafka_t *producer
     if (!o->schemas || !o->detector)
         goto fail;
     voc_stall_use_watermark(o->detector);
+    o->marks = voc_replay_new(replay_horizon_ms(&o->stall_cfg), MARK_SPACING_MS);
+    if (!o->marks)
+        goto fail;
     return o;
 fail:
     outreach_free(o);
@@ -118,6 +157,7 @@ void outreach_free(struct outreach *o)
         free(o->bulk[i].id);
     free(o->bulk);
     voc_stall_free(o->detector);
+    voc_replay_free(o->marks);
     voc_schemas_free(o->schemas);
     if (o->conn)
         PQfinish(o->conn);
@@ -155,8 +195,10 @@ static const char *str_at(json_t *root, const char *a, const char *b)
     return json_string_value(b ? json_object_get(v, b) : v);
 }
 
-static int feed_heartbeat(struct outreach *o, const struct voc_event *ev, int32_t partition)
+static int feed_heartbeat(struct outreach *o, const struct voc_event *ev,
+                          const rd_kafka_message_t *m)
 {
+    int32_t partition = m->partition;
     json_t *r = ev->root;
     struct voc_heartbeat hb = {
         .student_id = str_at(r, "student_id", NULL),
@@ -175,7 +217,7 @@ static int feed_heartbeat(struct outreach *o, const struct voc_event *ev, int32_
     hb.end_ms = start + hb.duration_ms;
     hb.freeze_count = (int)json_number_value(json_object_get(video, "freeze_count"));
     hb.freeze_ms = (int64_t)json_number_value(json_object_get(video, "total_freezes_duration_ms"));
-    int slot = partition < 0 ? 0 : partition >= MAX_PARTITIONS ? MAX_PARTITIONS - 1 : partition;
+    int slot = slot_of(partition);
     int64_t now = wall_ms();
     if (hb.end_ms > o->parts[slot].latest_ms)
         o->parts[slot].latest_ms = hb.end_ms;
@@ -186,6 +228,8 @@ static int feed_heartbeat(struct outreach *o, const struct voc_event *ev, int32_
     if (hb.end_ms > o->max_seen_ms)
         o->max_seen_ms = hb.end_ms;
     o->heartbeats++;
+    if (voc_replay_note(o->marks, partition, m->offset, hb.end_ms) < 0)
+        voc_log(VOC_LOG_WARN, "out_of_memory", "lost=\"replay mark\"");
     return voc_stall_heartbeat(o->detector, &hb, collect, o);
 }
 
@@ -273,7 +317,7 @@ static int feed(struct outreach *o, rd_kafka_message_t **msgs, size_t n,
         bool telemetry = strcmp(topic, o->cfg->topics.telemetry) == 0;
         if (voc_event_parse(&ev, msgs[i]->payload, msgs[i]->len, 0, o->schemas, reason,
                             sizeof reason) < 0) {
-            if (telemetry) {
+            if (telemetry && !replayed(o, msgs[i])) {
                 o->deadlettered++;
                 if (voc_deadletter_produce(o->producer, t, o->cfg->topics.deadletter,
                                            "voc-outreach", msgs[i], reason) < 0)
@@ -283,7 +327,7 @@ static int feed(struct outreach *o, rd_kafka_message_t **msgs, size_t n,
         }
         int rc = 0;
         if (ev.type == VOC_EV_TELEMETRY)
-            rc = feed_heartbeat(o, &ev, msgs[i]->partition);
+            rc = feed_heartbeat(o, &ev, msgs[i]);
         else if (ev.type == VOC_EV_TECH_ISSUE)
             rc = join_report(o, &ev);
         voc_event_clear(&ev);
@@ -345,6 +389,32 @@ void outreach_log_totals(const struct outreach *o)
             o->heartbeats, o->tasks, o->joins, o->deadlettered, voc_stall_memory(o->detector));
 }
 
+/* Stores the replay points that moved. Best effort: a point not stored only
+ * makes a restart re-read from an older one; tried again next time. */
+static void save_checkpoints(struct outreach *o)
+{
+    struct voc_replay_point pts[CHECKPOINT_BATCH];
+    char err[512] = "";
+    enum voc_db_fault fault = VOC_DB_RECONNECT;
+    size_t n;
+    while ((n = voc_replay_moved(o->marks, pts, CHECKPOINT_BATCH)) > 0) {
+        if (ensure_connected(o, err, sizeof err) < 0 ||
+            checkpoint_save(o->conn, o->cfg->topics.telemetry, pts, n, &fault, err, sizeof err) <
+                0) {
+            voc_log(VOC_LOG_WARN, "checkpoint_failed", "fault=%d error=%s", (int)fault,
+                    voc_log_q(err));
+            if (fault == VOC_DB_RECONNECT && o->conn) {
+                PQfinish(o->conn);
+                o->conn = NULL;
+            }
+            return;
+        }
+        voc_replay_saved(o->marks, pts, n);
+        if (n < CHECKPOINT_BATCH)
+            return;
+    }
+}
+
 /* Between batches: stream time moves on with the wall clock while no
  * heartbeat arrives (held decisions are released, incidents end), pending
  * decisions are written, and totals are logged every 30 s. */
@@ -364,14 +434,59 @@ static void tick(void *ctx)
         voc_log(VOC_LOG_WARN, "reload_ignored",
                 "msg=\"outreach.yaml is read at start-up; restart voc-outreach to apply it\"");
     }
+    if (now - o->last_checkpoint_ms >= CHECKPOINT_MS) {
+        o->last_checkpoint_ms = now;
+        save_checkpoints(o);
+    }
     if (now - o->last_totals_ms >= 30000) {
         o->last_totals_ms = now;
         outreach_log_totals(o);
     }
 }
 
+/* After a restart or a rebalance the windows are rebuilt by re-reading the
+ * telemetry of the replay horizon: tasks already written have the same
+ * incident ids (or fall in a cooldown) and are not written again. */
+static long long replay_ms(void *ctx, const char *topic)
+{
+    const struct outreach *o = ctx;
+    if (strcmp(topic, o->cfg->topics.telemetry) != 0)
+        return 0;
+    return replay_horizon_ms(&o->stall_cfg);
+}
+
+/* The checkpoint of a telemetry partition being assigned (-1: none, or
+ * Postgres cannot say: then the broker's answer or the committed offset). */
+static int64_t replay_from(void *ctx, const char *topic, int32_t partition, int64_t committed)
+{
+    struct outreach *o = ctx;
+    if (strcmp(topic, o->cfg->topics.telemetry) != 0)
+        return -1;
+    if (partition >= 0 && partition < MAX_PARTITIONS - 1)
+        o->parts[partition].replay_end = committed;
+    char err[512] = "";
+    enum voc_db_fault fault = VOC_DB_RECONNECT;
+    int64_t offset = -1;
+    int found = -1;
+    if (ensure_connected(o, err, sizeof err) == 0)
+        found = checkpoint_load(o->conn, topic, partition, &offset, &fault, err, sizeof err);
+    if (found < 0) {
+        voc_log(VOC_LOG_WARN, "checkpoint_unread", "partition=%d fault=%d error=%s", (int)partition,
+                (int)fault, voc_log_q(err));
+        if (fault == VOC_DB_RECONNECT && o->conn) {
+            PQfinish(o->conn);
+            o->conn = NULL;
+        }
+    }
+    return found == 1 ? offset : -1;
+}
+
 struct voc_batch_handler outreach_handler(struct outreach *o)
 {
-    struct voc_batch_handler h = {.ctx = o, .process = process, .tick = tick};
+    struct voc_batch_handler h = {.ctx = o,
+                                  .process = process,
+                                  .tick = tick,
+                                  .replay_ms = replay_ms,
+                                  .replay_from = replay_from};
     return h;
 }

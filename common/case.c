@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* voc_item_query/voc_item_exec (item_int.h) are plain "parameterised
- * statement with a one-line error" helpers; cases use them rather than a
- * second copy. */
+/* voc_item_query/voc_item_exec and voc_item_audit_row (item_int.h) are plain
+ * "parameterised statement with a one-line error" helpers; cases use them
+ * rather than a second copy. */
 
 static int case_bad(enum voc_db_fault *fault, char *err, size_t errlen, const char *msg)
 {
@@ -24,25 +24,11 @@ int voc_case_audit(PGconn *conn, long long case_id, const char *kind, const char
                    const char *reason, const char *data_json, long long *event_id,
                    enum voc_db_fault *fault, char *err, size_t errlen)
 {
-    enum voc_db_fault f = VOC_DB_OK;
-    char id[24];
-    if (!fault)
-        fault = &f;
-    *fault = VOC_DB_OK;
-    if (!kind || !*kind || !actor || !*actor)
-        return case_bad(fault, err, errlen, "case audit: kind and actor are required");
-    snprintf(id, sizeof id, "%lld", case_id);
-    const char *params[] = {id, kind, actor, reason, data_json};
-    PGresult *res = voc_item_query(conn, "case audit",
-                                   "INSERT INTO voc.case_event (case_id, kind, actor, reason, data)"
-                                   " VALUES ($1::bigint, $2, $3, $4, $5::jsonb) RETURNING id",
-                                   5, params, fault, err, errlen);
-    if (!res)
-        return -1;
-    if (event_id)
-        *event_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return 0;
+    return voc_item_audit_row(conn, "case audit",
+                              "INSERT INTO voc.case_event (case_id, kind, actor, reason, data)"
+                              " VALUES ($1::bigint, $2, $3, $4, $5::jsonb) RETURNING id",
+                              case_id, kind, actor, reason, data_json, event_id, fault, err,
+                              errlen);
 }
 
 /* The insert and its "opened" audit row are one statement: the audit row

@@ -384,7 +384,7 @@ static int case_check(const struct voc_case_cmd *cmd, char *err, size_t errlen)
     return VOC_CASE_REFUSED;
 }
 
-static bool case_verb_known(const char *v)
+bool voc_case_verb_known(const char *v)
 {
     static const char *const verbs[] = {"reply", "callback",  "promise",
                                         "close", "task-done", "comment"};
@@ -406,7 +406,7 @@ int voc_case_apply(PGconn *conn, const struct voc_case_cmd *cmd, struct voc_case
         fault = &f;
     memset(out, 0, sizeof *out);
     *fault = VOC_DB_OK;
-    if (!cmd || !cmd->verb || !case_verb_known(cmd->verb)) {
+    if (!cmd || !cmd->verb || !voc_case_verb_known(cmd->verb)) {
         snprintf(err, errlen, "unknown case command '%s'", cmd && cmd->verb ? cmd->verb : "");
         return VOC_CASE_REFUSED;
     }

@@ -148,31 +148,43 @@ static int item_bad(enum voc_db_fault *fault, char *err, size_t errlen, const ch
     return -1;
 }
 
-/* voc_item_audit that also returns the new row's id (audit_id may be NULL):
- * a resolution's follow-up tasks refer to the row that recorded it. */
-static int item_audit_id(PGconn *conn, long long item_id, const char *kind, const char *actor,
-                         const char *reason, const char *data_json, long long *audit_id,
-                         enum voc_db_fault *fault, char *err, size_t errlen)
+int voc_item_audit_row(PGconn *conn, const char *what, const char *sql, long long subject_id,
+                       const char *kind, const char *actor, const char *reason,
+                       const char *data_json, long long *row_id, enum voc_db_fault *fault,
+                       char *err, size_t errlen)
 {
     enum voc_db_fault f = VOC_DB_OK;
     char id[24];
     if (!fault)
         fault = &f;
     *fault = VOC_DB_OK;
-    if (!kind || !*kind || !actor || !*actor)
-        return item_bad(fault, err, errlen, "item audit: kind and actor are required");
-    snprintf(id, sizeof id, "%lld", item_id);
+    if (!kind || !*kind || !actor || !*actor) {
+        *fault = VOC_DB_BAD_ROW;
+        snprintf(err, errlen, "%s: kind and actor are required", what);
+        return -1;
+    }
+    snprintf(id, sizeof id, "%lld", subject_id);
     const char *params[] = {id, kind, actor, reason, data_json};
-    PGresult *res = voc_item_query(conn, "item audit",
-                                   "INSERT INTO voc.item_event (item_id, kind, actor, reason, data)"
-                                   " VALUES ($1::bigint, $2, $3, $4, $5::jsonb) RETURNING id",
-                                   5, params, fault, err, errlen);
+    PGresult *res = voc_item_query(conn, what, sql, 5, params, fault, err, errlen);
     if (!res)
         return -1;
-    if (audit_id)
-        *audit_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (row_id)
+        *row_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return 0;
+}
+
+/* voc_item_audit that also returns the new row's id (audit_id may be NULL):
+ * a resolution's follow-up tasks refer to the row that recorded it. */
+static int item_audit_id(PGconn *conn, long long item_id, const char *kind, const char *actor,
+                         const char *reason, const char *data_json, long long *audit_id,
+                         enum voc_db_fault *fault, char *err, size_t errlen)
+{
+    return voc_item_audit_row(conn, "item audit",
+                              "INSERT INTO voc.item_event (item_id, kind, actor, reason, data)"
+                              " VALUES ($1::bigint, $2, $3, $4, $5::jsonb) RETURNING id",
+                              item_id, kind, actor, reason, data_json, audit_id, fault, err,
+                              errlen);
 }
 
 int voc_item_audit(PGconn *conn, long long item_id, const char *kind, const char *actor,

@@ -1,6 +1,7 @@
 /* Internals of the item commands, shared by item.c (states, audit, outbox,
- * the single-item commands) and item_merge.c (merge, unmerge) only. Not
- * installed, not public. */
+ * the single-item commands), item_merge.c (merge, unmerge) and the case
+ * modules (case.c, case_cmd.c: statements, audit rows, JSON). Not installed,
+ * not public. */
 #ifndef VOC_ITEM_INT_H
 #define VOC_ITEM_INT_H
 
@@ -29,6 +30,15 @@ PGresult *voc_item_query(PGconn *conn, const char *what, const char *sql, int n,
 /* The same for a statement whose result the caller does not need: 0 or -1. */
 int voc_item_exec(PGconn *conn, const char *what, const char *sql, int n, const char *const *params,
                   enum voc_db_fault *fault, char *err, size_t errlen);
+
+/* Inserts an audit row: sql takes ($1 subject id, $2 kind, $3 actor,
+ * $4 reason, $5 data as JSON text) and returns the new row's id, stored in
+ * *row_id (may be NULL). Kind and actor are required; `what` ("item audit",
+ * "case audit") names the trail in err. The item and case trails share it. */
+int voc_item_audit_row(PGconn *conn, const char *what, const char *sql, long long subject_id,
+                       const char *kind, const char *actor, const char *reason,
+                       const char *data_json, long long *row_id, enum voc_db_fault *fault,
+                       char *err, size_t errlen);
 
 /* Locks item id (SELECT ... FOR UPDATE) into *r. VOC_ITEM_REFUSED for a
  * missing item and, unless merged_ok, for one merged into another. *r is

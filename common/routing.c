@@ -130,29 +130,11 @@ static void read_dept_ref(struct loader *L, yaml_node_t *map, int map_line, cons
 
 static void load_escalation(struct loader *L, struct rt_dept *d, yaml_node_t *map, const char *what)
 {
-    yaml_node_t *seq = voc_yaml_get(&L->y, map, "escalation");
-    size_t n = 0;
-    if (seq && voc_yaml_expect_seq(&L->y, seq, "escalation", L->diag) != 0)
+    char entries[RT_MAX_ID + 64];
+    snprintf(entries, sizeof entries, "%s: escalation entries", what);
+    if (voc_yaml_read_names(&L->y, map, "escalation", "escalation", entries, &d->escalation,
+                            L->diag) != 0)
         L->bad = true;
-    else
-        n = voc_yaml_seq_len(seq);
-    d->escalation = calloc(n + 1, sizeof *d->escalation);
-    if (!d->escalation) {
-        err(L, voc_yaml_line(map), "out of memory");
-        return;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = voc_yaml_seq_item(&L->y, seq, i);
-        const char *s = voc_yaml_str(item);
-        if (!s || !s[0]) {
-            err(L, voc_yaml_line(item), "%s: escalation entries must be non-empty names", what);
-            continue;
-        }
-        d->escalation[k] = strdup(s);
-        if (!d->escalation[k++])
-            err(L, voc_yaml_line(item), "out of memory");
-    }
 }
 
 static void load_department(struct loader *L, size_t i, yaml_node_t *map)

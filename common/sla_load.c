@@ -412,25 +412,13 @@ static void load_channels(struct sla_loader *L, yaml_node_t *cases)
 static void load_chain(struct sla_loader *L, yaml_node_t *cases)
 {
     yaml_node_t *seq = voc_yaml_get(&L->y, cases, "escalation");
-    size_t n = 0;
     if (!seq)
         sla_err(L, voc_yaml_line(cases), "cases: missing required key 'escalation'");
-    else if (voc_yaml_expect_seq(&L->y, seq, "cases.escalation", L->diag) != 0)
+    if (voc_yaml_read_names(&L->y, cases, "escalation", "cases.escalation",
+                            "cases.escalation: entries", &L->s->escalation, L->diag) != 0)
         L->bad = true;
-    else if ((n = voc_yaml_seq_len(seq)) == 0)
+    else if (seq && !L->s->escalation[0])
         sla_err(L, voc_yaml_line(seq), "cases.escalation: empty: a late reply must reach someone");
-    if (!(L->s->escalation = calloc(n + 1, sizeof *L->s->escalation))) {
-        sla_err(L, voc_yaml_line(cases), "out of memory");
-        return;
-    }
-    for (size_t i = 0, k = 0; i < n; i++) {
-        yaml_node_t *item = voc_yaml_seq_item(&L->y, seq, i);
-        const char *s = voc_yaml_str(item);
-        if (!s || !s[0])
-            sla_err(L, voc_yaml_line(item), "cases.escalation: entries must be non-empty names");
-        else if (!(L->s->escalation[k++] = strdup(s)))
-            sla_err(L, voc_yaml_line(item), "out of memory");
-    }
 }
 
 static void load_cases(struct sla_loader *L, yaml_node_t *root)

@@ -265,3 +265,31 @@ int voc_yaml_read_bool(struct voc_yaml *y, yaml_node_t *map, const char *key, bo
     }
     return 0;
 }
+
+int voc_yaml_read_names(struct voc_yaml *y, yaml_node_t *map, const char *key, const char *what,
+                        const char *entries, char ***out, struct voc_diag *diag)
+{
+    yaml_node_t *seq = voc_yaml_get(y, map, key);
+    size_t n = 0;
+    int rc = 0;
+    if (seq && voc_yaml_expect_seq(y, seq, what, diag) != 0)
+        rc = -1;
+    else
+        n = voc_yaml_seq_len(seq);
+    if (!(*out = calloc(n + 1, sizeof **out))) {
+        voc_diag_add(diag, y->path, voc_yaml_line(map), "out of memory");
+        return -1;
+    }
+    for (size_t i = 0, k = 0; i < n; i++) {
+        yaml_node_t *item = voc_yaml_seq_item(y, seq, i);
+        const char *s = voc_yaml_str(item);
+        if (!s || !s[0]) {
+            voc_diag_add(diag, y->path, voc_yaml_line(item), "%s must be non-empty names", entries);
+            rc = -1;
+        } else if (!((*out)[k++] = strdup(s))) {
+            voc_diag_add(diag, y->path, voc_yaml_line(item), "out of memory");
+            rc = -1;
+        }
+    }
+    return rc;
+}

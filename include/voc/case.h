@@ -87,6 +87,10 @@ struct voc_case_cmd {
     const char *due_at;  /* promise: RFC 3339 time the update is promised by */
 };
 
+/* True when verb is one of struct voc_case_cmd's verbs: lets a door refuse an
+ * unknown one before connecting. */
+bool voc_case_verb_known(const char *verb);
+
 /* What a command did, for the caller to report (added). */
 struct voc_case_outcome {
     long long case_id;   /* the case acted on (task-done: the task's case) */

@@ -59,4 +59,14 @@ int voc_yaml_read_double(struct voc_yaml *y, yaml_node_t *map, const char *key, 
 int voc_yaml_read_bool(struct voc_yaml *y, yaml_node_t *map, const char *key, bool required,
                        bool *out, struct voc_diag *diag);
 
+/* Reads map[key], a list of non-empty strings (names, e.g. an escalation
+ * chain), into *out: a NULL-terminated malloc'd array of malloc'd copies. An
+ * absent key gives an empty list (whether that is allowed is the caller's
+ * rule); a bad entry is left out. `what` names the list ("<what> must be a
+ * list"), `entries` its entries ("<entries> must be non-empty names"). Returns
+ * 0, or -1 after a diagnostic for each problem; *out is NULL only when out of
+ * memory. */
+int voc_yaml_read_names(struct voc_yaml *y, yaml_node_t *map, const char *key, const char *what,
+                        const char *entries, char ***out, struct voc_diag *diag);
+
 #endif

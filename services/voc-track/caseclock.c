@@ -143,21 +143,9 @@ static int eval_case(struct track *t, const PGresult *r, int row, int64_t now, i
 
 int track_cases_eval(struct track *t, const long long *ids, size_t n, int64_t now)
 {
-    char err[512];
-    enum voc_db_fault fault;
-    char *arr = track_id_array(ids, n);
-    if (!arr)
+    PGresult *r = track_rows_of(t, case_sql, ids, n, "case_scan", &t->cases);
+    if (!r)
         return -1;
-    const char *vals[] = {arr};
-    PGresult *r = track_q(t, case_sql, 1, vals, PGRES_TUPLES_OK, &fault, err, sizeof err);
-    free(arr);
-    if (!r) {
-        track_db_failed(t, "case_scan", fault, err);
-        return -1;
-    }
-    /* Closed or missing cases need no more looks. */
-    for (size_t i = 0; i < n; i++)
-        track_due_set(&t->cases, ids[i], INT64_MAX);
     int rc = 0;
     for (int row = 0; row < PQntuples(r); row++) {
         int64_t next = INT64_MAX;

@@ -267,21 +267,9 @@ static int eval_item(struct track *t, const struct item_row *it, int64_t now, in
 
 int track_items_eval(struct track *t, const long long *ids, size_t n, int64_t now)
 {
-    char err[512];
-    enum voc_db_fault fault;
-    char *arr = track_id_array(ids, n);
-    if (!arr)
+    PGresult *r = track_rows_of(t, item_sql, ids, n, "item_scan", &t->items);
+    if (!r)
         return -1;
-    const char *vals[] = {arr};
-    PGresult *r = track_q(t, item_sql, 1, vals, PGRES_TUPLES_OK, &fault, err, sizeof err);
-    free(arr);
-    if (!r) {
-        track_db_failed(t, "item_scan", fault, err);
-        return -1;
-    }
-    /* Ids not returned (merged away, gone) need no more looks. */
-    for (size_t i = 0; i < n; i++)
-        track_due_set(&t->items, ids[i], INT64_MAX);
     int rc = 0;
     for (int row = 0; row < PQntuples(r); row++) {
         struct item_row it;

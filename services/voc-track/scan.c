@@ -92,7 +92,8 @@ void track_due_free(struct track_due_map *m)
     memset(m, 0, sizeof *m);
 }
 
-char *track_id_array(const long long *ids, size_t n)
+/* ids as a Postgres array literal ("{1,2}"), malloc'd; NULL when out of memory. */
+static char *id_array(const long long *ids, size_t n)
 {
     size_t cap = n * 21 + 3, len = 0;
     char *s = malloc(cap);
@@ -103,6 +104,26 @@ char *track_id_array(const long long *ids, size_t n)
         len += (size_t)snprintf(s + len, cap - len, "%s%lld", i ? "," : "", ids[i]);
     snprintf(s + len, cap - len, "}");
     return s;
+}
+
+PGresult *track_rows_of(struct track *t, const char *sql, const long long *ids, size_t n,
+                        const char *what, struct track_due_map *dues)
+{
+    char err[512];
+    enum voc_db_fault fault;
+    char *arr = id_array(ids, n);
+    if (!arr)
+        return NULL;
+    const char *vals[] = {arr};
+    PGresult *r = track_q(t, sql, 1, vals, PGRES_TUPLES_OK, &fault, err, sizeof err);
+    free(arr);
+    if (!r) {
+        track_db_failed(t, what, fault, err);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        track_due_set(dues, ids[i], INT64_MAX);
+    return r;
 }
 
 /* Appends the ids of a Postgres array literal ("{1,2}"). */

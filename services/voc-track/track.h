@@ -89,8 +89,12 @@ int track_cases(struct track *t, rd_kafka_message_t **msgs, size_t n,
 void track_scan(struct track *t);
 void track_due_set(struct track_due_map *m, long long id, int64_t next_ms);
 void track_due_free(struct track_due_map *m);
-/* ids as a Postgres array literal ("{1,2}"), malloc'd; NULL when out of memory. */
-char *track_id_array(const long long *ids, size_t n);
+/* The rows of sql ($1: ids as a bigint[]) for the ids looked at; each id is
+ * first marked in dues as needing no more looks (rows not returned are
+ * closed, merged away or gone), the caller sets the rest. NULL when the query
+ * fails (logged as `what`) or memory runs out. */
+PGresult *track_rows_of(struct track *t, const char *sql, const long long *ids, size_t n,
+                        const char *what, struct track_due_map *dues);
 
 /* One run of one clock, as fire.c needs it. */
 struct track_run {

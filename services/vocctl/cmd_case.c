@@ -80,18 +80,8 @@ static int case_list(PGconn *conn, const struct case_args *a)
                  " coalesce(callback_outcome, '-') FROM x ORDER BY n",
                  list_cte);
     const char *params[] = {a->open_only ? "true" : "false", a->customer, a->limit};
-    PGresult *res = PQexecParams(conn, sql, 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "vocctl case list: %s", PQerrorMessage(conn));
-        PQclear(res);
-        return 1;
-    }
-    if (a->json)
-        printf("%s\n", PQgetvalue(res, 0, 0));
-    else
-        vocctl_print_table(res, heads, sizeof heads / sizeof heads[0]);
-    PQclear(res);
-    return 0;
+    return vocctl_print_query(conn, "case list", sql, 3, params, a->json, heads,
+                              sizeof heads / sizeof heads[0]);
 }
 
 /* ---- show ---- */
@@ -216,23 +206,13 @@ static int case_command(PGconn *conn, const struct voc_case_cmd *cmd)
 
 /* ---- arguments ---- */
 
-static bool is_verb(const char *v)
-{
-    static const char *const verbs[] = {"reply", "callback",  "promise",
-                                        "close", "task-done", "comment"};
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (strcmp(v, verbs[i]) == 0)
-            return true;
-    return false;
-}
-
 /* Checks the options against the subcommand. -1 to go on, else the exit code. */
 static int case_check_args(struct case_args *a, int npos, char **pos)
 {
     const struct voc_case_cmd *c = &a->cmd;
     const char *v = c->verb;
     bool list_opts = a->open_only || a->customer || a->limit;
-    if (!a->list && !a->show && !is_verb(v))
+    if (!a->list && !a->show && !voc_case_verb_known(v))
         return case_usage("unknown subcommand");
     if (a->list)
         return npos != 0 ? case_usage("list takes no ID")

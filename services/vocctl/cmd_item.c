@@ -48,16 +48,11 @@ static const char items_cte[] =
     " AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR dimension = $3)"
     " ORDER BY n LIMIT $4::integer) ";
 
-static void print_table(const PGresult *res)
+static int items_query(PGconn *conn, const char *const *filters, bool json)
 {
     static const char *const heads[] = {"ID",     "STATE",      "SEVERITY", "DIMENSION/CATEGORY",
                                         "ENTITY", "DEPARTMENT", "ASSIGNEE", "OCC",
                                         "CUST",   "LAST SEEN",  "TITLE"};
-    vocctl_print_table(res, heads, sizeof heads / sizeof heads[0]);
-}
-
-static int items_query(PGconn *conn, const char *const *filters, bool json)
-{
     char sql[1024];
     if (json)
         snprintf(sql, sizeof sql,
@@ -71,18 +66,8 @@ static int items_query(PGconn *conn, const char *const *filters, bool json)
                  " customers, to_char(last_seen, 'YYYY-MM-DD HH24:MI'), left(title, 40)"
                  " FROM x ORDER BY n",
                  items_cte);
-    PGresult *res = PQexecParams(conn, sql, 4, NULL, filters, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "vocctl items: %s", PQerrorMessage(conn));
-        PQclear(res);
-        return 1;
-    }
-    if (json)
-        printf("%s\n", PQgetvalue(res, 0, 0));
-    else
-        print_table(res);
-    PQclear(res);
-    return 0;
+    return vocctl_print_query(conn, "items", sql, 4, filters, json, heads,
+                              sizeof heads / sizeof heads[0]);
 }
 
 /* Returns 0 when v is one of the n allowed values, else says so. */

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "voc/config.h"
 #include "voc/db.h"
 #include "vocctl.h"
 
@@ -138,7 +137,7 @@ int vocctl_migrate(int argc, char **argv, const char *config_dir)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *sql_dir = voc_db_sql_dir();
-    int dry_run = 0, c, rc = 2;
+    int dry_run = 0, c, rc;
     while ((c = getopt_long(argc, argv, "s:nh", opts, NULL)) != -1) {
         if (c == 's') {
             sql_dir = optarg;
@@ -153,24 +152,10 @@ int vocctl_migrate(int argc, char **argv, const char *config_dir)
         migrate_usage(stderr);
         return 2;
     }
-    struct voc_config cfg = {0};
-    struct voc_diag diag = {0};
-    PGconn *conn = NULL;
-    char err[512];
-    if (voc_config_load(config_dir, &cfg, &diag) != 0) {
-        voc_diag_print(&diag, stderr);
-        goto out;
-    }
-    rc = 1;
-    conn = voc_db_connect(cfg.postgres.dsn, "vocctl", err, sizeof err);
-    if (!conn) {
-        fprintf(stderr, "vocctl migrate: cannot connect to PostgreSQL: %s\n", err);
-        goto out;
-    }
+    PGconn *conn = vocctl_connect(config_dir, "migrate", &rc);
+    if (!conn)
+        return rc;
     rc = dry_run ? migrate_dry_run(conn, sql_dir) : migrate_run(conn, sql_dir);
-out:
     PQfinish(conn);
-    voc_config_free(&cfg);
-    voc_diag_free(&diag);
     return rc;
 }

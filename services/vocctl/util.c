@@ -1,6 +1,6 @@
 /* Helpers the vocctl subcommands share: connecting with the configured DSN,
  * reading an id argument, and printing text people and customers wrote in
- * table cells. */
+ * table cells, and listings (a table or JSON). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,4 +102,21 @@ void vocctl_print_table(const PGresult *res, const char *const *heads, int ncol)
             vocctl_put_cell(PQgetvalue(res, r, c), c + 1 < ncol ? width[c] + 2 : 0);
         putchar('\n');
     }
+}
+
+int vocctl_print_query(PGconn *conn, const char *cmd, const char *sql, int nparams,
+                       const char *const *params, bool json, const char *const *heads, int ncol)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "vocctl %s: %s", cmd, PQerrorMessage(conn));
+        PQclear(res);
+        return 1;
+    }
+    if (json)
+        printf("%s\n", PQgetvalue(res, 0, 0));
+    else
+        vocctl_print_table(res, heads, ncol);
+    PQclear(res);
+    return 0;
 }

@@ -5,6 +5,7 @@
 #define VOCCTL_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 int vocctl_migrate(int argc, char **argv, const char *config_dir);  /* cmd_migrate.c */
 int vocctl_publish(int argc, char **argv, const char *config_dir);  /* cmd_publish.c */
@@ -33,5 +34,10 @@ int vocctl_cell_width(const char *s);
 /* Prints the first ncol (at most 32) columns of res under heads, aligned,
  * every cell through vocctl_put_cell. */
 void vocctl_print_table(const PGresult *res, const char *const *heads, int ncol);
+/* Runs a listing query and prints it: with json, the one value the query
+ * returns (a JSON document); else a table under heads. Returns the exit code
+ * (1 after "vocctl <cmd>: <error>" when the query fails). */
+int vocctl_print_query(PGconn *conn, const char *cmd, const char *sql, int nparams,
+                       const char *const *params, bool json, const char *const *heads, int ncol);
 
 #endif

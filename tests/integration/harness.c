@@ -379,3 +379,12 @@ void h_query_text(struct h_env *env, const char *sql, char *out, size_t len)
     }
     PQfinish(c);
 }
+
+int h_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

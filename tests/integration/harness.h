@@ -5,6 +5,7 @@
 #ifndef VOC_HARNESS_H
 #define VOC_HARNESS_H
 
+#include <check.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,5 +66,8 @@ void h_write_file(const char *path, const char *text);
 
 /* Path of a file in the source tree. */
 const char *h_src(const char *rel);
+
+/* Runs every test of s; returns main()'s exit code. */
+int h_run_suite(Suite *s);
 
 #endif

@@ -336,9 +336,5 @@ int main(void)
     tcase_add_test(tc, stalls_in_three_classrooms_on_one_line_roll_up_under_a_line_item);
     tcase_add_test(tc, two_instances_make_the_same_items_as_one);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run_suite(s);
 }

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "harness.h"
+
 /* Runs a shell command; returns its exit code and its stdout+stderr in out. */
 static int run(const char *cmd, char *out, size_t outlen)
 {
@@ -87,9 +89,5 @@ int main(void)
     tcase_add_loop_test(tc, services_refuse_a_bad_config_with_file_and_line, 0, 5);
     tcase_add_test(tc, config_check_accepts_the_shipped_config);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run_suite(s);
 }

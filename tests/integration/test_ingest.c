@@ -266,9 +266,5 @@ int main(void)
     tcase_add_test(tc, kill_9_mid_stream_loses_nothing_and_duplicates_nothing);
     tcase_add_test(tc, postgres_restart_mid_stream_loses_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run_suite(s);
 }

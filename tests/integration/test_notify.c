@@ -400,9 +400,5 @@ int main(void)
     tcase_add_test(tc, a_redelivered_notification_is_sent_once);
     tcase_add_test(tc, retries_survive_a_kill);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return h_run_suite(s);
 }

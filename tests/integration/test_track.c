@@ -613,9 +613,5 @@ int main(void)
     tcase_add_test(tc, a_regressed_item_goes_back_to_its_owner_with_fresh_clocks);
     tcase_add_test(tc, a_page_reaches_the_departments_webhook);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run_suite(s);
 }

@@ -18,8 +18,11 @@ static void outbox_fail(PGconn *conn, const PGresult *res, const char *what,
     enum voc_db_fault f = voc_db_fault_of(conn, res);
     if (fault)
         *fault = f == VOC_DB_OK ? VOC_DB_FATAL : f;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    snprintf(err, errlen, "%s: %s", what, msg && *msg ? msg : "unexpected result");
+    /* Primary message and SQLSTATE only: DETAIL quotes row values (customer
+     * data), and this text reaches logs and dead letters. */
+    char why[512];
+    voc_db_describe(conn, res, why, sizeof why);
+    snprintf(err, errlen, "%s: %s", what, *why ? why : "unexpected result");
     for (char *p = err; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';

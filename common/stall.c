@@ -411,8 +411,6 @@ int voc_stall_heartbeat(struct voc_stall *s, const struct voc_heartbeat *hb, voc
     if (!hb->student_id || !hb->classroom_id || hb->end_ms < 1 || hb->end_ms > MAX_MS)
         return 0;
     s->event_ms = hb->end_ms;
-    s->event_dur_ms = hb->duration_ms;
-    s->event_frozen_ms = hb->freeze_ms;
     if (s->external_clock) {
         /* Observation time moves with the events; holds wait for the watermark. */
         if (hb->end_ms > s->now_ms) {

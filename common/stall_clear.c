@@ -5,20 +5,27 @@
  * classroom or line failing at once becomes one task. Waiting out the whole
  * grace is only necessary while nothing is known: a line or classroom that
  * fails freezes the clients on it together, so a freeze-free heartbeat from a
- * classmate, or from another classroom on the line, whose window covers a
- * moment the stalled client was certainly frozen shows that client is not in
- * the same stall. Once enough of them have arrived (CLEAR_MEMBERS classmates,
+ * classmate, or from another classroom on the line, whose window ends at or
+ * after the crossing that made the decision shows that client is not in the
+ * same stall. Once enough of them have arrived (CLEAR_MEMBERS classmates,
  * and CLEAR_ROOMS other classrooms on the line; fewer when fewer exist), and
  * no classmate or other classroom on the line has crossed a threshold within
  * a grace of it (then a share rule may be forming and the grace decides),
  * the task goes out at once.
  *
- * The moment: a heartbeat of dur ms with f ms frozen, f > dur / 2, was
- * frozen throughout [end - f, end - dur + f] whatever the freezes' places,
- * so a heartbeat ending at or after end - dur + f covers it (the "onset";
- * without such a heartbeat, the decision's own end). Heartbeats already in
- * count, so with ~10 classmates reporting every 5 s at random phases the
- * evidence is usually complete within a second instead of the grace.
+ * Only heartbeats ending at or after the crossing count (the "onset"):
+ * freeze figures are not exact in time (webrtc-stats adds a freeze to the
+ * window in which it ends, whole), so an earlier classmate window that looks
+ * clean may simply predate the stall. In the benchmark, counting earlier
+ * windows released students of a stalling classroom before its teacher task
+ * formed. With ~10 classmates reporting every 5 s at random phases, two
+ * arrive within about a second.
+ *
+ * A limit: a classmate frozen right through its window reports no freeze yet
+ * (webrtc-stats counts a freeze when it ends); its frames decoded would show
+ * it, and the detector does not read frames today. The crossing rule needs
+ * the stalled client's own freezes to have ended too, so in practice the
+ * classroom's freezes end (and are reported) together.
  *
  * What this gives up: a stall of part of a classroom (the share rule) or of
  * part of a line (min_share) may, by the luck of who reports first, release
@@ -114,8 +121,7 @@ void stall_clear_add(struct voc_stall *s, void *subject, bool classroom, uint32_
         r->cls = c->cls;
         r->line = c->line;
     }
-    int64_t dur = s->event_dur_ms, f = s->event_frozen_ms;
-    r->onset_ms = f > dur - f ? s->event_ms - dur + f : s->event_ms;
+    r->onset_ms = s->event_ms;
     r->decided_ms = s->event_ms;
     s->clears[s->nclears++] = r;
     clear_look_back(s, r);

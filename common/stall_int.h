@@ -177,7 +177,6 @@ struct voc_stall {
     int64_t now_ms;
     int64_t watermark_ms; /* the caller's release clock (voc_stall_use_watermark) */
     int64_t event_ms;     /* end of the heartbeat being observed */
-    int64_t event_dur_ms, event_frozen_ms; /* ... its duration and frozen time */
     bool external_clock;
     bool started, oom;
     struct stall_htab clients, classrooms, lines;
